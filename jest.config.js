@@ -1,0 +1,8 @@
+/** Unit tests (emulator, SDK, filters) and e2e tests (real Envoy) share one runner; `make e2e` selects e2e/. */
+module.exports = {
+  testEnvironment: "node",
+  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
+  testMatch: ["<rootDir>/src/**/*.test.ts", "<rootDir>/sdk/tests/**/*.test.ts", "<rootDir>/filters/*/tests/**/*.test.ts", "<rootDir>/e2e/**/*.test.ts"],
+  testPathIgnorePatterns: ["/node_modules/", "/build/", "/.tools/"],
+  testTimeout: 60000,
+};

@@ -1,0 +1,50 @@
+// proxy-wasm-as: the public API. A filter imports from here and re-exports "proxy-wasm-as/exports"
+// from its entry file. See sdk/README.md for a walkthrough.
+
+import "./runtime";
+import { registerRootFactory, RootFactory, setCollectInterval } from "./internal/dispatch";
+
+export { WasmResult, LogLevel, Action, BufferType, MapType, PeerType, StreamType, MetricType, GrpcStatus } from "./abi/enums";
+export { Context, RootContext, HttpContext, TcpContext } from "./context";
+export { Header } from "./header";
+export {
+  HeaderMap, requestHeaders, requestTrailers, responseHeaders, responseTrailers,
+  httpCallResponseHeaders, httpCallResponseTrailers, grpcInitialMetadata, grpcTrailingMetadata,
+} from "./headers";
+export {
+  Buffer, requestBody, responseBody, downstreamData, upstreamData, httpCallResponseBody,
+  grpcReceiveBuffer, vmConfiguration, pluginConfiguration, foreignFunctionArguments,
+} from "./buffer";
+export { sendLocalResponse, sendHttpResponse, sendGrpcError } from "./reply";
+export {
+  HttpCallHandler, GrpcHandler, CallResult, GrpcStream, httpCall, grpcCall, grpcStream,
+  cancelGrpcCall, grpcStatusMessage, lastGrpcStreamResult,
+} from "./callouts";
+export {
+  SharedValue, SharedDataUpdater, getSharedData, getSharedDataBytes, setSharedData, setSharedDataBytes,
+  atomicUpdate, lastSharedDataResult, registerSharedQueue, resolveSharedQueue, enqueueSharedQueue,
+  dequeueSharedQueue, lastQueueResult,
+} from "./shared";
+export { Counter, Gauge, Histogram } from "./metrics";
+export { getProperty, getPropertyString, getPropertyInt, setProperty, attributes, lastPropertyResult } from "./properties";
+export { callForeignFunction, clearRouteCache, lastForeignFunctionResult } from "./foreign";
+export { log } from "./log";
+export { nowNanos, nowMillis, randomU32, randomBelow, randomFloat } from "./time";
+export { JsonValue, JsonKind, JsonResult, parseJson, parseJsonString } from "./json";
+export { ConfigErrors, ConfigObject, ConfigArray, readPluginConfig, readVmConfig, parseConfig, parseDurationNanos } from "./config";
+export { decodeUtf8, encodeUtf8, isValidUtf8, bytesEqualString } from "./utf8";
+
+/**
+ * Registers the root context factory for `rootId` (the plugin's root_id; "" matches any root_id with no
+ * factory of its own). Call it at the top level of the filter's entry file.
+ */
+export function registerRootContext(factory: RootFactory, rootId: string = ""): void {
+  registerRootFactory(factory, rootId);
+}
+
+/**
+ * Garbage is collected after every `streams` finished streams (default 16) and after each onConfigure.
+ * Lower it for filters that allocate a lot per request; see docs/memory.md.
+ */
+export function setGarbageCollectionInterval(streams: i32): void { setCollectInterval(streams); }
+

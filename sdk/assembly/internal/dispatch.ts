@@ -1,0 +1,297 @@
+// The one place that maps host context ids to the filter's context objects and callout tokens to their
+// handlers. abi/exports.ts forwards every ABI export here.
+
+import { Action, PeerType, WasmResult, LogLevel } from "../abi/enums";
+import { proxy_set_effective_context, proxy_log } from "../abi/imports";
+import { RootContext, HttpContext, TcpContext } from "../context";
+import { HttpCallHandler, GrpcHandler } from "../callouts";
+import { getPropertyBytes } from "./hostcalls";
+import { decodeUtf8 } from "../utf8";
+
+export type RootFactory = (contextId: u32) => RootContext;
+
+const factories = new Map<string, RootFactory>();
+const roots = new Map<u32, RootContext>();
+const httpStreams = new Map<u32, HttpContext>();
+const tcpStreams = new Map<u32, TcpContext>();
+const httpCalls = new Map<u32, CalloutEntry<HttpCallHandler>>();
+const grpcCalls = new Map<u32, CalloutEntry<GrpcHandler>>();
+
+/** The context whose callback is running; callouts remember it so their handler runs in it. */
+export let currentContextId: u32 = 0;
+
+class CalloutEntry<T> {
+  constructor(public handler: T, public contextId: u32) {}
+}
+
+// ---- Registration ----
+
+export function registerRootFactory(factory: RootFactory, rootId: string): void {
+  factories.set(rootId, factory);
+}
+
+export function rootContext(contextId: u32): RootContext | null {
+  return roots.has(contextId) ? roots.get(contextId) : null;
+}
+
+export function httpContext(contextId: u32): HttpContext | null {
+  return httpStreams.has(contextId) ? httpStreams.get(contextId) : null;
+}
+
+export function registerHttpCall(token: u32, handler: HttpCallHandler): void {
+  httpCalls.set(token, new CalloutEntry<HttpCallHandler>(handler, currentContextId));
+}
+
+export function registerGrpcCall(token: u32, handler: GrpcHandler): void {
+  grpcCalls.set(token, new CalloutEntry<GrpcHandler>(handler, currentContextId));
+}
+
+export function forgetGrpcCall(token: u32): void {
+  if (grpcCalls.has(token)) grpcCalls.delete(token);
+}
+
+export function pendingCallouts(): i32 {
+  return httpCalls.size + grpcCalls.size;
+}
+
+// ---- Memory management (see docs/memory.md) ----
+// The minimal runtime never collects on its own. Between callbacks no managed reference lives on the Wasm
+// stack, so collecting at the end of a top-level callback is safe. Collecting after every N finished
+// streams bounds garbage to what N requests allocate.
+
+let collectEvery: i32 = 16;
+let finishedSinceCollect: i32 = 0;
+
+export function setCollectInterval(streams: i32): void {
+  collectEvery = streams < 1 ? 1 : streams;
+}
+
+function collectIfDue(): void {
+  if (++finishedSinceCollect >= collectEvery) {
+    finishedSinceCollect = 0;
+    __collect();
+  }
+}
+
+export function collectNow(): void {
+  finishedSinceCollect = 0;
+  __collect();
+}
+
+// ---- Lifecycle ----
+
+// @ts-ignore: decorator
+@inline function enter(contextId: u32): void {
+  currentContextId = contextId;
+}
+
+export function onContextCreate(contextId: u32, parentId: u32): void {
+  enter(contextId);
+  if (parentId == 0) {
+    createRoot(contextId);
+    return;
+  }
+  if (!roots.has(parentId)) return;
+  const root = roots.get(parentId);
+  const http = root.newHttpContext(contextId);
+  if (http !== null) {
+    httpStreams.set(contextId, http);
+    return;
+  }
+  const tcp = root.newTcpContext(contextId);
+  if (tcp !== null) tcpStreams.set(contextId, tcp);
+}
+
+function createRoot(contextId: u32): void {
+  const idBytes = getPropertyBytes(String.UTF8.encode("plugin_root_id"));
+  const rootId = idBytes !== null ? decodeUtf8(idBytes) : "";
+  let factory: RootFactory | null = null;
+  if (factories.has(rootId)) factory = factories.get(rootId);
+  else if (factories.has("")) factory = factories.get("");
+  let root: RootContext;
+  if (factory !== null) {
+    root = factory(contextId);
+  } else {
+    logRaw(LogLevel.Error, "no root context registered for root_id '" + rootId + "'; this plugin will pass traffic through");
+    root = new RootContext(contextId);
+  }
+  root.rootId = rootId;
+  roots.set(contextId, root);
+}
+
+export function onVmStart(contextId: u32, size: usize): bool {
+  enter(contextId);
+  if (!roots.has(contextId)) return true;
+  return roots.get(contextId).onVmStart(size);
+}
+
+export function onConfigure(contextId: u32, size: usize): bool {
+  enter(contextId);
+  if (!roots.has(contextId)) return true;
+  const ok = roots.get(contextId).onConfigure(size);
+  collectNow();
+  return ok;
+}
+
+export function onTick(contextId: u32): void {
+  enter(contextId);
+  if (roots.has(contextId)) roots.get(contextId).onTick();
+}
+
+export function onQueueReady(contextId: u32, queueId: u32): void {
+  enter(contextId);
+  if (roots.has(contextId)) roots.get(contextId).onQueueReady(queueId);
+}
+
+export function onForeignFunction(contextId: u32, functionId: u32, size: usize): void {
+  enter(contextId);
+  if (roots.has(contextId)) roots.get(contextId).onForeignFunction(functionId, size);
+}
+
+export function onDone(contextId: u32): bool {
+  enter(contextId);
+  if (httpStreams.has(contextId)) return httpStreams.get(contextId).onDone();
+  if (tcpStreams.has(contextId)) return tcpStreams.get(contextId).onDone();
+  if (roots.has(contextId)) return roots.get(contextId).onDone();
+  return true;
+}
+
+export function onLog(contextId: u32): void {
+  enter(contextId);
+  if (httpStreams.has(contextId)) httpStreams.get(contextId).onLog();
+  else if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onLog();
+}
+
+export function onDelete(contextId: u32): void {
+  enter(contextId);
+  if (httpStreams.has(contextId)) {
+    httpStreams.get(contextId).onDelete();
+    httpStreams.delete(contextId);
+    collectIfDue();
+  } else if (tcpStreams.has(contextId)) {
+    tcpStreams.get(contextId).onDelete();
+    tcpStreams.delete(contextId);
+    collectIfDue();
+  } else if (roots.has(contextId)) {
+    roots.get(contextId).onDelete();
+    roots.delete(contextId);
+  }
+}
+
+// ---- HTTP ----
+
+export function onRequestHeaders(contextId: u32, n: u32, eos: bool): Action {
+  enter(contextId);
+  if (!httpStreams.has(contextId)) return Action.Continue;
+  return httpStreams.get(contextId).onRequestHeaders(n, eos);
+}
+export function onRequestBody(contextId: u32, size: usize, eos: bool): Action {
+  enter(contextId);
+  if (!httpStreams.has(contextId)) return Action.Continue;
+  return httpStreams.get(contextId).onRequestBody(size, eos);
+}
+export function onRequestTrailers(contextId: u32, n: u32): Action {
+  enter(contextId);
+  if (!httpStreams.has(contextId)) return Action.Continue;
+  return httpStreams.get(contextId).onRequestTrailers(n);
+}
+export function onResponseHeaders(contextId: u32, n: u32, eos: bool): Action {
+  enter(contextId);
+  if (!httpStreams.has(contextId)) return Action.Continue;
+  return httpStreams.get(contextId).onResponseHeaders(n, eos);
+}
+export function onResponseBody(contextId: u32, size: usize, eos: bool): Action {
+  enter(contextId);
+  if (!httpStreams.has(contextId)) return Action.Continue;
+  return httpStreams.get(contextId).onResponseBody(size, eos);
+}
+export function onResponseTrailers(contextId: u32, n: u32): Action {
+  enter(contextId);
+  if (!httpStreams.has(contextId)) return Action.Continue;
+  return httpStreams.get(contextId).onResponseTrailers(n);
+}
+
+// ---- TCP ----
+
+export function onNewConnection(contextId: u32): Action {
+  enter(contextId);
+  if (!tcpStreams.has(contextId)) return Action.Continue;
+  return tcpStreams.get(contextId).onNewConnection();
+}
+export function onDownstreamData(contextId: u32, size: usize, eos: bool): Action {
+  enter(contextId);
+  if (!tcpStreams.has(contextId)) return Action.Continue;
+  return tcpStreams.get(contextId).onDownstreamData(size, eos);
+}
+export function onUpstreamData(contextId: u32, size: usize, eos: bool): Action {
+  enter(contextId);
+  if (!tcpStreams.has(contextId)) return Action.Continue;
+  return tcpStreams.get(contextId).onUpstreamData(size, eos);
+}
+export function onDownstreamClose(contextId: u32, peer: PeerType): void {
+  enter(contextId);
+  if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onDownstreamConnectionClose(peer);
+}
+export function onUpstreamClose(contextId: u32, peer: PeerType): void {
+  enter(contextId);
+  if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onUpstreamConnectionClose(peer);
+}
+
+// ---- Callouts ----
+// Responses arrive on the root context. Before the handler runs, the context that made the call becomes
+// the effective one again, so the handler can read and change that stream and resume it.
+
+function restoreCaller(callerId: u32): void {
+  // A stream may have ended while its callout was in flight; then the handler runs on the root context.
+  if (httpStreams.has(callerId) || tcpStreams.has(callerId)) {
+    currentContextId = callerId;
+    proxy_set_effective_context(callerId);
+  }
+}
+
+export function onHttpCallResponse(rootId: u32, token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
+  enter(rootId);
+  if (!httpCalls.has(token)) return;
+  const entry = httpCalls.get(token);
+  httpCalls.delete(token);
+  restoreCaller(entry.contextId);
+  entry.handler.onResponse(numHeaders, bodySize, numTrailers);
+}
+
+export function onGrpcInitialMetadata(rootId: u32, token: u32, n: u32): void {
+  enter(rootId);
+  if (!grpcCalls.has(token)) return;
+  const entry = grpcCalls.get(token);
+  restoreCaller(entry.contextId);
+  entry.handler.onInitialMetadata(n);
+}
+
+export function onGrpcMessage(rootId: u32, token: u32, size: usize): void {
+  enter(rootId);
+  if (!grpcCalls.has(token)) return;
+  const entry = grpcCalls.get(token);
+  restoreCaller(entry.contextId);
+  entry.handler.onMessage(size);
+}
+
+export function onGrpcTrailingMetadata(rootId: u32, token: u32, n: u32): void {
+  enter(rootId);
+  if (!grpcCalls.has(token)) return;
+  const entry = grpcCalls.get(token);
+  restoreCaller(entry.contextId);
+  entry.handler.onTrailingMetadata(n);
+}
+
+export function onGrpcClose(rootId: u32, token: u32, status: u32): void {
+  enter(rootId);
+  if (!grpcCalls.has(token)) return;
+  const entry = grpcCalls.get(token);
+  grpcCalls.delete(token);
+  restoreCaller(entry.contextId);
+  entry.handler.onClose(status);
+}
+
+export function logRaw(level: LogLevel, message: string): void {
+  const bytes = String.UTF8.encode(message);
+  proxy_log(level, changetype<usize>(bytes), <usize>bytes.byteLength);
+}

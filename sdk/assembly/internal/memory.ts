@@ -1,0 +1,49 @@
+// Memory shared with the host.
+//
+// The host returns data by calling the module's `malloc` and writing into what it gets. We hand it the
+// payload of a fresh, pinned ArrayBuffer, so the SDK can take ownership of the bytes without copying:
+// `takeBuffer` unpins it and the garbage collector owns it from then on.
+
+// Slots the host writes return values into: one pointer/length pair and a few scalars.
+// Static data, so no allocation per host call.
+// @ts-ignore: decorator
+@lazy export const RET_PTR: usize = memory.data(8);
+// @ts-ignore: decorator
+@lazy export const RET_LEN: usize = memory.data(8);
+// @ts-ignore: decorator
+@lazy export const RET_U32: usize = memory.data(8);
+// @ts-ignore: decorator
+@lazy export const RET_U64: usize = memory.data(8);
+
+/** Allocates `size` bytes the host may write into (an ArrayBuffer payload, pinned until taken). */
+export function allocateForHost(size: usize): usize {
+  const ptr = __new(size, idof<ArrayBuffer>());
+  __pin(ptr);
+  return ptr;
+}
+
+/**
+ * Takes ownership of a buffer the host filled through `allocateForHost`.
+ * A zero length may come with a null pointer: that is an empty buffer, not an error.
+ */
+export function takeBuffer(ptr: usize, len: usize): ArrayBuffer {
+  if (ptr == 0) return new ArrayBuffer(0);
+  __unpin(ptr);
+  const buf = changetype<ArrayBuffer>(ptr);
+  // The host may report fewer bytes than it asked us to allocate; never expose bytes it did not write.
+  if (<usize>buf.byteLength != len) return buf.slice(0, <i32>len);
+  return buf;
+}
+
+/** Reads the pointer/length pair the host just returned and takes the buffer. */
+// @ts-ignore: decorator
+@inline export function takeReturnedBuffer(): ArrayBuffer {
+  return takeBuffer(load<usize>(RET_PTR), load<usize>(RET_LEN));
+}
+
+/** Clears the return slots before a host call, so a host that writes nothing is read as empty. */
+// @ts-ignore: decorator
+@inline export function clearReturnSlots(): void {
+  store<usize>(RET_PTR, 0);
+  store<usize>(RET_LEN, 0);
+}

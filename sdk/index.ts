@@ -1,0 +1,2 @@
+// Package entry for AssemblyScript (asc resolves "proxy-wasm-as" to this file).
+export * from "./assembly/index";

@@ -1,0 +1,79 @@
+import { cluster, httpListener, nativeFilter, renderBootstrap, tcpListener, wasmFilter, type Bootstrap } from "./bootstrap";
+
+/** One config exercising every part of the model; its rendering is pinned by the snapshot. */
+const sample: Bootstrap = {
+  adminPort: 0,
+  listeners: [
+    httpListener("ingress", {
+      httpFilters: [
+        wasmFilter({
+          name: "auth",
+          rootId: "auth_root",
+          wasmFile: "build/auth.wasm",
+          configuration: { upstream: "authz", timeout_ms: 200 },
+          vmId: "shared",
+          vmConfiguration: "vm-config",
+          env: { MODE: "strict" },
+          failurePolicy: "FAIL_CLOSED",
+          allowOnHeadersStopIteration: true,
+        }),
+        nativeFilter("envoy.filters.http.fault", { abort: { http_status: 503, percentage: { numerator: 100, denominator: "HUNDRED" } } }),
+      ],
+      virtualHosts: [
+        {
+          name: "all",
+          routes: [
+            { match: { prefix: "/v2", headers: [{ name: "x-canary", exact: "1" }, { name: "x-debug", present: true, invert: true }] }, cluster: "echo_v2" },
+            { match: { path: "/grpc.health.v1.Health/Check" }, cluster: "grpc", timeoutMs: 250 },
+            { match: { prefix: "/" }, cluster: "echo", timeoutMs: 5000, retry: { retryOn: "5xx", numRetries: 2, perTryTimeoutMs: 1500 } },
+          ],
+        },
+      ],
+    }),
+    tcpListener("tcp", { networkFilters: [{ name: "tcp_count", wasmFile: "build/tcp.wasm", failurePolicy: "FAIL_OPEN" }], cluster: "echo" }),
+  ],
+  clusters: [
+    cluster("echo", 18080),
+    cluster("echo_v2", 18081),
+    cluster("grpc", 18082, { http2: true }),
+    // Referenced by no route: the auth plugin's proxy_http_call target.
+    cluster("authz", 18083, { type: "STRICT_DNS", address: "localhost", connectTimeoutMs: 250 }),
+  ],
+};
+
+describe("renderBootstrap", () => {
+  test("renders the sample config deterministically", () => {
+    expect(renderBootstrap(sample)).toMatchSnapshot();
+  });
+
+  test("the router is always the last HTTP filter", () => {
+    const rendered = renderBootstrap(sample) as any;
+    const filters = rendered.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;
+    expect(filters.map((f: { name: string }) => f.name)).toEqual(["envoy.filters.http.wasm", "envoy.filters.http.fault", "envoy.filters.http.router"]);
+  });
+
+  test("wasm file paths go through resolvePath", () => {
+    const rendered = JSON.stringify(renderBootstrap(sample, { resolvePath: (p) => `/abs/${p}` }));
+    expect(rendered).toContain('"filename":"/abs/build/auth.wasm"');
+    expect(rendered).toContain('"filename":"/abs/build/tcp.wasm"');
+  });
+
+  test("a route to an undeclared cluster is rejected with its name", () => {
+    const bad: Bootstrap = { listeners: [httpListener("l", { virtualHosts: [{ name: "vh", routes: [{ cluster: "nowhere" }] }] })] };
+    expect(() => renderBootstrap(bad)).toThrow('route in virtual host "vh" sends to cluster "nowhere", which is not declared');
+  });
+
+  test("duplicate names and an explicit router are rejected", () => {
+    const dup: Bootstrap = { listeners: [tcpListener("a", { cluster: "c" }), tcpListener("a", { cluster: "c" })], clusters: [cluster("c", 1)] };
+    expect(() => renderBootstrap(dup)).toThrow('two listeners are named "a"');
+    const router: Bootstrap = {
+      listeners: [httpListener("l", { httpFilters: [nativeFilter("envoy.filters.http.router", {}, "t")], virtualHosts: [] })],
+    };
+    expect(() => renderBootstrap(router)).toThrow("appended last automatically");
+  });
+
+  test("an unknown native filter needs its type URL", () => {
+    expect(() => nativeFilter("envoy.filters.http.unknown_thing")).toThrow("pass its type URL");
+    expect(nativeFilter("x", {}, "type.googleapis.com/X")).toEqual({ kind: "native", name: "x", typedConfig: { "@type": "type.googleapis.com/X" } });
+  });
+});

@@ -4,7 +4,7 @@ import { proxy_log, wasi_random_get } from "./abi/imports";
 import { LogLevel } from "./abi/enums";
 
 /** Replaces `env.abort`: a failed assertion or throw is logged at CRITICAL, then the VM traps (Envoy applies failure_policy). */
-export function pwasAbort(message: string | null, fileName: string | null, line: u32, column: u32): void {
+export function pwasAbort(message: string | null = null, fileName: string | null = null, line: u32 = 0, column: u32 = 0): void {
   let text = "AssemblyScript abort: " + (message !== null ? message : "(no message)");
   if (fileName !== null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
   const bytes = String.UTF8.encode(text);

@@ -1,0 +1,39 @@
+# One entry point for people and CI. `make setup` is idempotent; every other target depends on it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+STAMP := .tools/.setup-stamp
+
+.PHONY: help setup test unit e2e cli build clean
+
+help:
+	@echo "make setup   install everything (npm packages, Envoy, CLI bundle); safe to re-run"
+	@echo "make test    all tests: unit (emulator) and e2e (real Envoy)"
+	@echo "make unit    unit tests only"
+	@echo "make e2e     tests against real Envoy processes"
+	@echo "make build   compile every stock filter and template"
+
+setup: $(STAMP)
+
+$(STAMP): package.json package-lock.json scripts/setup.sh
+	bash scripts/setup.sh
+	@mkdir -p .tools && touch $(STAMP)
+
+cli: setup
+	node scripts/bundle-cli.mjs
+
+test: setup
+	npx jest --ci
+
+unit: setup
+	npx jest --ci --testPathIgnorePatterns '/e2e/' '/node_modules/'
+
+e2e: setup
+	npx jest --ci e2e
+
+build: setup
+	@for d in templates/* filters/*; do [ -f $$d/assembly/index.ts ] && node dist/pwas.js build $$d || exit 1; done
+
+clean:
+	rm -rf dist build templates/*/build filters/*/build .cache

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine. Idempotent: each step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "npm packages (pinned by package-lock.json)"
+if [ ! -d node_modules/assemblyscript ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  echo "already installed"
+fi
+
+step "pwas CLI bundle"
+node scripts/bundle-cli.mjs
+echo "dist/pwas.js"

@@ -1,0 +1,77 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { promisify } from "node:util";
+import { locateAsc } from "./locate";
+
+const run = promisify(execFile);
+
+/** Where the SDK's replacements for AssemblyScript's `env.abort` / `env.seed` imports live (see sdk/assembly/runtime.ts). */
+const RUNTIME_HOOKS = "~lib/proxy-wasm-as/assembly/runtime";
+
+export interface CompileOptions {
+  /** AssemblyScript entry file (it re-exports the SDK's ABI exports). */
+  entry: string;
+  /** Output .wasm path; parent folders are created. */
+  outFile: string;
+  /** Debug build: no optimisation, debug info, a text format file next to the module. */
+  debug?: boolean;
+  /** Directory whose node_modules resolve `proxy-wasm-as` and the compiler; defaults to the entry's folder. */
+  projectDir?: string;
+  /** Extra asc arguments, appended last. */
+  extraArgs?: string[];
+}
+
+export interface CompileResult {
+  wasmPath: string;
+  bytes: number;
+  imports: WebAssembly.ModuleImportDescriptor[];
+  exports: WebAssembly.ModuleExportDescriptor[];
+}
+
+/**
+ * The asc flags every proxy-wasm module needs:
+ * - minimal runtime: no shadow stack and no collection behind the filter's back; the SDK collects at
+ *   callback boundaries, where nothing managed lives on the Wasm stack (docs/memory.md explains why).
+ * - `_initialize` instead of a start section, so nothing runs before Envoy has a context for the VM.
+ * - abort/seed routed to the SDK so the module imports only what Envoy provides.
+ */
+export function ascArgs(opts: CompileOptions): string[] {
+  const args = [
+    opts.entry,
+    "--outFile", opts.outFile,
+    "--runtime", "minimal",
+    "--exportStart", "_initialize",
+    "--use", `abort=${RUNTIME_HOOKS}/pwasAbort`,
+    "--use", `seed=${RUNTIME_HOOKS}/pwasSeed`,
+    "--initialMemory", "2",
+  ];
+  if (opts.debug) {
+    args.push("--debug", "--textFile", opts.outFile.replace(/\.wasm$/, ".wat"));
+  } else {
+    args.push("--optimizeLevel", "3", "--shrinkLevel", "0", "--converge");
+  }
+  return args.concat(opts.extraArgs ?? []);
+}
+
+/** Compiles an AssemblyScript entry into a proxy-wasm module and reports its size and its import/export lists. */
+export async function compile(opts: CompileOptions): Promise<CompileResult> {
+  opts = { ...opts, entry: resolve(opts.entry), outFile: resolve(opts.outFile) };
+  const projectDir = opts.projectDir ?? dirname(opts.entry);
+  mkdirSync(dirname(opts.outFile), { recursive: true });
+  const asc = locateAsc(projectDir);
+  try {
+    await run(process.execPath, [asc, ...ascArgs(opts)], { cwd: projectDir, maxBuffer: 64 << 20 });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`asc failed for ${opts.entry}:\n${e.stderr || e.stdout || e.message}`);
+  }
+  const bytes = readFileSync(opts.outFile);
+  const mod = new WebAssembly.Module(bytes);
+  return {
+    wasmPath: opts.outFile,
+    bytes: statSync(opts.outFile).size,
+    imports: WebAssembly.Module.imports(mod),
+    exports: WebAssembly.Module.exports(mod),
+  };
+}

@@ -1,0 +1,30 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { PwasError } from "../errors";
+import { loadFilterProject } from "./build";
+
+/**
+ * Runs a filter's tests (tests/**\/*.test.ts, TypeScript through ts-jest) with jest. The tests build the
+ * module themselves or read build/<name>.wasm; `pwas test` builds first so they always see fresh code.
+ */
+export async function testFilter(dir: string, extraJestArgs: string[] = [], signal?: AbortSignal): Promise<number> {
+  const project = loadFilterProject(dir);
+  const testsDir = join(project.dir, "tests");
+  if (!existsSync(testsDir)) throw new PwasError("E_NOT_FOUND", `${dir} has no tests/ folder`);
+  const jestBin = require.resolve("jest/bin/jest");
+  const config = {
+    rootDir: project.dir,
+    testEnvironment: "node",
+    testMatch: ["<rootDir>/tests/**/*.test.ts"],
+    transform: { "^.+\\.ts$": [require.resolve("ts-jest"), { isolatedModules: true, diagnostics: false }] },
+    testTimeout: 60000,
+  };
+  return await new Promise<number>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [jestBin, "--config", JSON.stringify(config), ...extraJestArgs], {
+      cwd: project.dir, stdio: "inherit", signal,
+    });
+    child.on("error", (e) => reject(new PwasError("E_TEST", `could not start jest: ${e.message}`)));
+    child.on("exit", (code) => resolvePromise(code ?? 1));
+  });
+}

@@ -1,0 +1,6 @@
+// Every pwas command, in one place. Each lives in its own module under commands/ and calls core functions.
+import type { Command } from "./command";
+import { build } from "./commands/build";
+import { test } from "./commands/test";
+
+export const commands: Command[] = [build, test];

@@ -1,4 +1,10 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { cluster, httpListener, nativeFilter, renderBootstrap, tcpListener, wasmFilter, type Bootstrap } from "./bootstrap";
+import { locateEnvoy } from "./locate";
+import { passthroughWasm } from "./testdata/passthrough-wasm";
 
 /** One config exercising every part of the model; its rendering is pinned by the snapshot. */
 const sample: Bootstrap = {
@@ -44,6 +50,21 @@ const sample: Bootstrap = {
 describe("renderBootstrap", () => {
   test("renders the sample config deterministically", () => {
     expect(renderBootstrap(sample)).toMatchSnapshot();
+  });
+
+  test("the rendered sample is a config the real Envoy accepts (--mode validate)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pwas-validate-"));
+    try {
+      const wasm = join(dir, "passthrough.wasm");
+      writeFileSync(wasm, passthroughWasm());
+      const configPath = join(dir, "envoy.json");
+      writeFileSync(configPath, JSON.stringify(renderBootstrap(sample, { resolvePath: () => wasm })));
+      const res = spawnSync(locateEnvoy(), ["--mode", "validate", "-c", configPath, "-l", "error", "--disable-hot-restart"], { encoding: "utf8" });
+      expect(`${res.stdout}${res.stderr}`).toContain("OK");
+      expect(res.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("the router is always the last HTTP filter", () => {

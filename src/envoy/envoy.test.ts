@@ -1,8 +1,12 @@
-import { existsSync } from "node:fs";
-import { cluster, httpListener, nativeFilter, type Bootstrap, type HttpFilter } from "./bootstrap";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cluster, httpListener, nativeFilter, tcpListener, wasmFilter, type Bootstrap, type HttpFilter } from "./bootstrap";
 import type { EchoReply } from "./echo";
 import { EnvoyStartError } from "./instance";
 import { ProcessEnvoy } from "./process";
+import { passthroughWasm } from "./testdata/passthrough-wasm";
 import { envoyHarness } from "./testing";
 
 const harness = envoyHarness();
@@ -94,5 +98,52 @@ describe("envoy: real binary with the echo upstream", () => {
     const envoy = await harness.startEnvoy(proxyTo(echo.port));
     await expect(envoy.waitForLog(/starting main dispatch loop/, 5000)).resolves.toBeTruthy();
     await expect(envoy.waitForLog(/this line never appears/, 200)).rejects.toThrow(/timed out after 200 ms waiting for Envoy to log/);
+  });
+});
+
+describe("envoy: Wasm filters from the bootstrap model", () => {
+  let dir: string;
+  let wasmFile: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "pwas-wasm-"));
+    wasmFile = join(dir, "passthrough.wasm");
+    writeFileSync(wasmFile, passthroughWasm("passthrough configured"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("an HTTP and a network Wasm filter load, configure, and let traffic through", async () => {
+    const echo = await harness.startEcho({ name: "behind-wasm" });
+    const plugin = {
+      wasmFile,
+      vmId: "passthrough",
+      configuration: { mode: "test" },
+      env: { PWAS_MODE: "test" },
+      failurePolicy: "FAIL_RELOAD" as const,
+      allowOnHeadersStopIteration: true,
+    };
+    const envoy = await harness.startEnvoy({
+      listeners: [
+        httpListener("ingress", { httpFilters: [wasmFilter({ name: "pass_http", ...plugin })], virtualHosts: [{ name: "all", routes: [{ cluster: "echo" }] }] }),
+        tcpListener("raw", { networkFilters: [{ name: "pass_tcp", ...plugin }], cluster: "echo" }),
+      ],
+      clusters: [cluster("echo", echo.port)],
+    });
+
+    await envoy.waitForLog(/\[wasm\].*wasm log[^:]*: passthrough configured/, 5000);
+    const reply = (await (await fetch(envoy.url("/through-wasm"))).json()) as EchoReply;
+    expect(reply).toMatchObject({ upstream: "behind-wasm", path: "/through-wasm" });
+
+    // The TCP listener proxies bytes: an HTTP/1.1 request written by hand reaches the echo upstream.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = createConnection(envoy.port("raw"), "127.0.0.1", () => socket.end("GET /over-tcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      const parts: Buffer[] = [];
+      socket.on("data", (c: Buffer) => parts.push(c));
+      socket.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
+      socket.on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 200/);
+    expect(raw).toContain('"path":"/over-tcp"');
+    expect(await envoy.counter("wasm.envoy.wasm.runtime.v8.active")).toBeGreaterThanOrEqual(1);
+    await envoy.waitForStat("tcp.raw.downstream_cx_total", (v) => v === 1, 5000);
   });
 });

@@ -109,9 +109,18 @@ class Parser {
         const end = c == 0x7b ? this.repeatEnd(this.pos) : this.pos + 1;
         return this.fail(RegexErrorCode.Syntax, "missing argument to repetition operator " + this.text(this.pos, end), this.pos);
       }
-      const atom = this.parseAtom();
-      if (atom === null) return null;
-      if (atom === FLAGS_ONLY) continue;
+      let atom: Node | null;
+      if (c == 0x5c && this.unit(this.pos + 1) == 0x51) {
+        // \Q...\E: literal text; like RE2, a quantifier after it applies to its last character only.
+        const quoted = this.parseQuoted();
+        if (quoted.length == 0) continue;
+        for (let i = 0; i < quoted.length - 1; i++) items.push(quoted[i]);
+        atom = quoted[quoted.length - 1];
+      } else {
+        atom = this.parseAtom();
+        if (atom === null) return null;
+        if (atom === FLAGS_ONLY) continue;
+      }
       const rep = this.parseRepeat(atom);
       if (rep === null) return null;
       items.push(rep);
@@ -251,8 +260,9 @@ class Parser {
         let flags = this.flags;
         let negated = false;
         let sawFlag = false;
-        for (;;) {
-          const f = this.unit(this.pos);
+        let f = this.unit(this.pos);
+        // Stop at ")" after a flag, or at ":" after a flag or with no flags at all, as in (?:re).
+        while (!((f == 0x29 && sawFlag) || (f == 0x3a && (sawFlag || !negated)))) {
           let bit = 0;
           if (f == 0x69) bit = FLAG_I;
           else if (f == 0x6d) bit = FLAG_M;
@@ -261,22 +271,18 @@ class Parser {
           if (bit != 0) {
             flags = negated ? flags & ~bit : flags | bit;
             sawFlag = true;
-            this.pos++;
-            continue;
-          }
-          if (f == 0x2d /* - */ && !negated) {
+          } else if (f == 0x2d /* - */ && !negated) {
             negated = true;
             sawFlag = false;
-            this.pos++;
-            continue;
-          }
-          if ((f == 0x29 || f == 0x3a) && sawFlag) break;
-          if (f == -1) return this.fail(RegexErrorCode.Syntax, "missing closing ) for the group opened", start);
-          if (f == 0x29 || f == 0x3a || f == 0x2d) {
+          } else if (f == -1) {
+            return this.fail(RegexErrorCode.Syntax, "missing closing ) for the group opened", start);
+          } else if (f == 0x29 || f == 0x3a || f == 0x2d) {
             return this.fail(RegexErrorCode.Syntax, "bad flags group " + this.text(start, this.pos + 1), start);
+          } else {
+            return this.fail(RegexErrorCode.Unsupported, "group syntax " + this.text(start, this.pos + 1)
+              + " (supported: (?:re), (?P<name>re), (?<name>re) and the flags i, m, s, U)", start);
           }
-          return this.fail(RegexErrorCode.Unsupported, "group syntax " + this.text(start, this.pos + 1)
-            + " (supported: (?:re), (?P<name>re), (?<name>re) and the flags i, m, s, U)", start);
+          f = this.unit(++this.pos);
         }
         this.pos++;
         this.flags = flags;
@@ -295,6 +301,20 @@ class Parser {
     return inner;
   }
 
+  /** At `\Q`: the literals up to `\E` or the end of the pattern. */
+  parseQuoted(): Array<Node> {
+    this.pos += 2;
+    const items = new Array<Node>();
+    while (!this.eof) {
+      if (this.unit(this.pos) == 0x5c && this.unit(this.pos + 1) == 0x45) {
+        this.pos += 2;
+        break;
+      }
+      items.push(this.literal(this.readCodePoint()));
+    }
+    return items;
+  }
+
   parseEscape(): Node | null {
     const start = this.pos;
     const c = this.unit(start + 1);
@@ -305,18 +325,6 @@ class Parser {
       case 0x7a: this.pos += 2; return Node.assert(AT_END_TEXT); // \z
       case 0x43: return this.fail(RegexErrorCode.Unsupported, "\\C (any byte)", start);
       case 0x5a: return this.fail(RegexErrorCode.Unsupported, "\\Z (use \\z or $)", start);
-      case 0x51: { // \Q...\E: literal text
-        this.pos += 2;
-        const items = new Array<Node>();
-        while (!this.eof) {
-          if (this.unit(this.pos) == 0x5c && this.unit(this.pos + 1) == 0x45) {
-            this.pos += 2;
-            break;
-          }
-          items.push(this.literal(this.readCodePoint()));
-        }
-        return Node.list(NodeKind.Concat, items);
-      }
     }
     const set = new Array<i32>();
     const cp = this.parseClassItem(set);

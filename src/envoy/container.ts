@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { renderBootstrap, type Bootstrap, type WasmPlugin } from "./bootstrap";
+import { renderBootstrap, type Bootstrap, type JsonObject, type WasmPlugin } from "./bootstrap";
 import { EnvoyBase, httpGet, LogBuffer, parseListenerPorts, startFailure } from "./instance";
 import type { EnvoyOptions } from "./process";
 import { nextBaseId } from "./process";
@@ -194,7 +194,7 @@ export class ContainerEnvoy extends EnvoyBase {
   constructor(
     adminUrl: string,
     ports: Record<string, number>,
-    config: unknown,
+    config: JsonObject,
     listenerOrder: string[],
     private readonly container: TcStarted,
     private readonly dir: string,

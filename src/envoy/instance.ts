@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import type { JsonObject } from "./bootstrap";
 import { waitFor } from "./wait";
 
 /**
@@ -13,7 +14,7 @@ export interface StartedEnvoy {
   /** The bound port of each listener, by listener name. */
   readonly ports: Readonly<Record<string, number>>;
   /** The rendered bootstrap Envoy was started with. */
-  readonly config: unknown;
+  readonly config: JsonObject;
   /** Port of the named listener, or of the first listener. Throws for an unknown name. */
   port(listener?: string): number;
   /** http://127.0.0.1:<port><path> for the named (or first) listener. */
@@ -158,7 +159,7 @@ export abstract class EnvoyBase implements StartedEnvoy {
   constructor(
     readonly adminUrl: string,
     readonly ports: Readonly<Record<string, number>>,
-    readonly config: unknown,
+    readonly config: JsonObject,
     private readonly listenerOrder: string[],
   ) {}
 

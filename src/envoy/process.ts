@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { renderBootstrap, type Bootstrap } from "./bootstrap";
+import { renderBootstrap, type Bootstrap, type JsonObject } from "./bootstrap";
 import { EnvoyBase, httpGet, LogBuffer, parseListenerPorts, startFailure } from "./instance";
 import { locateEnvoy } from "./locate";
 import { delay, waitFor } from "./wait";
@@ -169,7 +169,7 @@ export class ProcessEnvoy extends EnvoyBase {
   constructor(
     adminUrl: string,
     ports: Record<string, number>,
-    config: unknown,
+    config: JsonObject,
     listenerOrder: string[],
     private readonly child: ChildProcess,
     private readonly exit: ExitState,

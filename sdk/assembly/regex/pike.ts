@@ -69,6 +69,12 @@ import {
   return (u64(2) << 32) | u32(INVALID_UNIT);
 }
 
+/** Whether `op` consumes a unit (the ops numbered OP_CHAR..OP_ANY_NOT_NL). */
+// @ts-ignore: decorator
+@inline function isConsuming(op: i32): bool {
+  return u32(op - OP_CHAR) <= u32(OP_ANY_NOT_NL - OP_CHAR);
+}
+
 /** Context bits of the position between units `prev` and `next` (NO_UNIT at the ends of the input). */
 // @ts-ignore: decorator
 @inline function context(prev: i32, next: i32): i32 {
@@ -115,8 +121,10 @@ export class Machine {
    * `utf16`: the bytes are UTF-16LE code units (an AssemblyScript string) instead of UTF-8.
    */
   run(ptr: usize, len: usize, utf16: bool, anchored: bool): bool {
-    const code = this.prog.code;
-    const asserts = this.prog.hasAssertions;
+    const prog = this.prog;
+    const code = prog.code;
+    const mark = this.mark;
+    const asserts = prog.hasAssertions;
     this.steps = 0;
     this.newGeneration();
     let pos: usize = 0;
@@ -133,9 +141,11 @@ export class Machine {
       const after = i32(d);
       const flags = asserts ? context(cur, after) : 0;
       this.newGeneration();
+      const gen = this.generation;
       const clist = this.current;
       const nlist = this.next;
       let ncount = 0;
+      let direct = 0;
       for (let i = 0; i < count; i++) {
         const pc = unchecked(clist[i]);
         const at = pc * INST_SLOTS;
@@ -143,13 +153,24 @@ export class Machine {
         const x = unchecked(code[at + 1]);
         let ok: bool;
         if (op == OP_CHAR) ok = cur == x;
-        else if (op == OP_CLASS) ok = this.prog.classHas(x, cur);
+        else if (op == OP_CLASS) ok = prog.classHas(x, cur);
         else if (op == OP_ANY_NOT_NL) ok = cur != 0x0a;
         else if (op == OP_FOLD) ok = (cur | 0x20) == x;
         else ok = true; // OP_ANY
-        if (ok) ncount = this.add(nlist, ncount, pc + 1, flags);
+        if (!ok) continue;
+        const to = pc + 1;
+        if (isConsuming(unchecked(code[to * INST_SLOTS]))) {
+          // Common case (a literal run, a class then a literal): no closure to follow.
+          if (unchecked(mark[to]) != gen) {
+            unchecked(mark[to] = gen);
+            unchecked(nlist[ncount++] = to);
+            direct++;
+          }
+        } else {
+          ncount = this.add(nlist, ncount, to, flags);
+        }
       }
-      this.steps += count;
+      this.steps += count + direct;
       if (!anchored) ncount = this.add(nlist, ncount, 0, flags);
       this.current = nlist;
       this.next = clist;

@@ -348,3 +348,58 @@ describe("crypto: ECDSA", () => {
     expect(m.ecKey(Curve.P256, Buffer.concat([Buffer.of(0), x]), y)).not.toBe(0); // leading zero: same value
   });
 });
+
+describe("crypto: arbitrary input", () => {
+  const msg = Buffer.from("eyJhbGciOiJSUzI1NiJ9.e30");
+
+  it("random RSA keys and signatures never trap and never verify", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 8 }), fc.uint8Array({ maxLength: 300 }), (n, e, sig) => {
+        expect(m.rsaPkcs1(Hash.SHA256, n, e, msg, sig, 0)).not.toBe(Verdict.Verified);
+        expect(m.rsaPss(Hash.SHA256, n, e, msg, sig, -1, 0)).not.toBe(Verdict.Verified);
+        m.collect();
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("random signature blocks of the right length under a real RSA key never verify", () => {
+    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const jwk = publicKey.export({ format: "jwk" });
+    const key = m.rsaKey(b64u(jwk.n!), b64u(jwk.e!));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 256, maxLength: 256 }), (sig) => {
+        expect(m.rsaPkcs1WithKey(key, Hash.SHA256, msg, sig)).toBe(false);
+        expect(m.rsaPssWithKey(key, Hash.SHA256, msg, sig)).toBe(false);
+        m.collect();
+      }),
+      { numRuns: 100 },
+    );
+    m.release(key);
+  });
+
+  it.each([
+    ["P-256", Curve.P256, 32],
+    ["P-384", Curve.P384, 48],
+  ] as const)("%s: random points are refused or checked, random signatures never verify, nothing traps", (_name, curve, size) => {
+    const { publicKey } = generateKeyPairSync("ec", { namedCurve: curve === Curve.P256 ? "P-256" : "P-384" });
+    const jwk = publicKey.export({ format: "jwk" });
+    const x = b64u(jwk.x!), y = b64u(jwk.y!);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: size + 2 }), fc.uint8Array({ maxLength: size + 2 }), fc.uint8Array({ maxLength: 2 * size + 2 }), (rx, ry, sig) => {
+        expect(m.ecdsa(curve, rx, ry, msg, sig)).not.toBe(Verdict.Verified);
+        expect(m.ecdsa(curve, x, y, msg, sig)).toBe(Verdict.Rejected);
+        m.collect();
+      }),
+      { numRuns: 150 },
+    );
+    // Signatures of the exact length, with r and s anywhere in range.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 2 * size, maxLength: 2 * size }), (sig) => {
+        expect(m.ecdsa(curve, x, y, msg, sig)).toBe(Verdict.Rejected);
+        m.collect();
+      }),
+      { numRuns: 100 },
+    );
+  });
+});

@@ -1,0 +1,1360 @@
+// The proxy-wasm host: loads a real module with Node's WebAssembly API, implements every `env` and WASI
+// import with Envoy's semantics (proxy-wasm-cpp-host plus Envoy's extensions/common/wasm/context.cc),
+// and dispatches lifecycle, timer, queue and callout events into the module on a virtual clock.
+//
+// Contexts: id 0 is the VM context (_initialize runs in it), root contexts and streams count up from 1.
+// Every call into the module runs "in" one context; a host call acts on that context unless the module
+// switched with proxy_set_effective_context (reset to none on each entry into the module, as Envoy does).
+
+import { readFileSync } from "node:fs";
+import { ABI_MARKERS, AbiVersion, BufferType, LogLevel, MapType, StreamType, WasmResult } from "./abi";
+import { BytesLike, concatBytes, toBytes, toText } from "./bytes";
+import {
+  CalloutKind,
+  calloutKind,
+  CalloutTokens,
+  GrpcCallRecord,
+  GrpcStreamRecord,
+  HttpCallRecord,
+} from "./callouts";
+import { VirtualClock } from "./clock";
+import { ModuleLoadError, PluginStartError, WasmTrapError } from "./errors";
+import { HeaderInput, HeaderMap } from "./headers";
+import type { LogEntry } from "./logs";
+import { Metrics, MetricValue } from "./metrics";
+import { parseImports } from "./module";
+import { decodePairsLikeEnvoy, encodePairs } from "./pairs";
+import { DEFAULT_PROPERTIES, getProperty, PropertyOverrides, PropertyScope } from "./properties";
+import { SharedData, SharedQueues } from "./shared";
+import { HttpStream, HttpStreamOptions, TcpStream } from "./streams";
+import { WASI_ALLOWED_DURING_START, WASI_SIGNATURES, wasiImports } from "./wasi";
+
+export interface HostOptions {
+  /** Plugin configuration, readable as buffer 7 during proxy_on_configure. */
+  pluginConfig?: BytesLike;
+  /** VM configuration, readable as buffer 6 (Envoy serves it at any time). */
+  vmConfig?: BytesLike;
+  /** root_id of the first root context (default ""). */
+  rootId?: string;
+  vmId?: string;
+  pluginName?: string;
+  /** Environment variables for WASI environ_get (Envoy's vm_config.environment_variables). */
+  env?: Record<string, string>;
+  /** Attribute overrides for proxy_get_property, by dotted path; null hides an attribute. */
+  properties?: PropertyOverrides;
+  /** Wall-clock start time of the virtual clock, in Unix nanoseconds. */
+  startTimeNs?: bigint;
+  /** Envoy's log level: what proxy_get_log_level returns; messages below it are not recorded. Default Trace. */
+  logLevel?: LogLevel;
+  /** Shared data store; pass one store to several hosts with the same vmId to model several workers. */
+  sharedData?: SharedData;
+  queues?: SharedQueues;
+  /** Source of WASI random_get bytes. Default: a deterministic generator seeded with `seed`. */
+  randomBytes?: (n: number) => Uint8Array;
+  seed?: number;
+  /** Cluster names proxy_http_call/proxy_grpc_call may target; by default any name is accepted. */
+  clusters?: string[];
+  /** Envoy's allow_on_headers_stop_iteration: keep Pause from a headers callback as StopIteration. */
+  allowOnHeadersStopIteration?: boolean;
+  /** failure_policy FAIL_OPEN: streams bypass a failed VM instead of getting a 503. */
+  failOpen?: boolean;
+}
+
+/** A foreign function the module can call with proxy_call_foreign_function. */
+export type ForeignFunction = (
+  args: Uint8Array,
+  call: { host: Host; contextId: number; stream?: HttpStream | TcpStream },
+) => Uint8Array | void | { result: WasmResult; value?: Uint8Array };
+
+export interface HttpCallResponse {
+  headers: HeaderInput;
+  body?: BytesLike;
+  trailers?: HeaderInput;
+}
+
+export interface GrpcResponse {
+  initialMetadata?: HeaderInput;
+  message?: BytesLike;
+  trailingMetadata?: HeaderInput;
+  status: number;
+  statusMessage?: string;
+}
+
+/** @internal */
+export interface Context {
+  id: number;
+  kind: "vm" | "root" | "http" | "tcp";
+  root: RootContext | null;
+  stream?: HttpStream | TcpStream;
+  created: boolean;
+}
+
+/** @internal */
+export interface RootContext extends Context {
+  kind: "root";
+  rootId: string;
+  pluginConfig: Uint8Array;
+  /** Envoy's temp_plugin_: the plugin configuration is readable only while this is set. */
+  configReadable: boolean;
+  tickPeriodNs: bigint;
+  nextTickNs: bigint | null;
+  status: { code: number; message: string };
+  httpCallResponse: { headers: HeaderMap; body: Uint8Array; trailers: HeaderMap | null } | null;
+  grpcReceiveBuffer: Uint8Array | null;
+  grpcInitialMetadata: HeaderMap | null;
+  grpcTrailingMetadata: HeaderMap | null;
+  foreignArgs: Uint8Array | null;
+  pendingDone: boolean;
+  deleted: boolean;
+}
+
+/** @internal A body/data buffer the module may read and, when `mutable`, change in place. */
+export interface BufferBox {
+  data: Uint8Array;
+  mutable: boolean;
+}
+
+type Fn = (...args: Array<number | bigint>) => number | bigint | void;
+
+/** Envoy-side (C++ host) signatures of the env imports; see wasi.ts for the notation. */
+const ENV_SIGNATURES: Record<string, string> = {
+  proxy_log: "iii:i",
+  proxy_get_status: "iii:i",
+  proxy_set_property: "iiii:i",
+  proxy_get_property: "iiii:i",
+  proxy_send_local_response: "iiiiiiii:i",
+  proxy_get_shared_data: "iiiii:i",
+  proxy_set_shared_data: "iiiii:i",
+  proxy_register_shared_queue: "iii:i",
+  proxy_resolve_shared_queue: "iiiii:i",
+  proxy_dequeue_shared_queue: "iii:i",
+  proxy_enqueue_shared_queue: "iii:i",
+  proxy_get_header_map_value: "iiiii:i",
+  proxy_add_header_map_value: "iiiii:i",
+  proxy_replace_header_map_value: "iiiii:i",
+  proxy_remove_header_map_value: "iii:i",
+  proxy_get_header_map_pairs: "iii:i",
+  proxy_set_header_map_pairs: "iii:i",
+  proxy_get_header_map_size: "ii:i",
+  proxy_get_buffer_status: "iii:i",
+  proxy_get_buffer_bytes: "iiiii:i",
+  proxy_set_buffer_bytes: "iiiii:i",
+  proxy_http_call: "iiiiiiiiii:i",
+  proxy_grpc_call: "iiiiiiiiiiii:i",
+  proxy_grpc_stream: "iiiiiiiii:i",
+  proxy_grpc_close: "i:i",
+  proxy_grpc_cancel: "i:i",
+  proxy_grpc_send: "iiii:i",
+  proxy_set_tick_period_milliseconds: "i:i",
+  proxy_get_current_time_nanoseconds: "i:i",
+  proxy_define_metric: "iiii:i",
+  proxy_increment_metric: "iI:i",
+  proxy_record_metric: "iI:i",
+  proxy_get_metric: "ii:i",
+  proxy_set_effective_context: "i:i",
+  proxy_done: ":i",
+  proxy_call_foreign_function: "iiiiii:i",
+  proxy_continue_stream: "i:i",
+  proxy_close_stream: "i:i",
+  proxy_get_log_level: "i:i",
+  pthread_equal: "ii:i",
+  emscripten_notify_memory_growth: "i:",
+};
+/** ABI 0.2.0 has no proxy_get_log_level; Envoy registers it for 0.2.1 modules only. */
+const ONLY_0_2_1 = new Set(["proxy_get_log_level"]);
+
+/** Deterministic bytes for WASI random_get (xorshift32), so runs repeat exactly. */
+function seededRandom(seed: number): (n: number) => Uint8Array {
+  let s = seed >>> 0 || 0x9e3779b9;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      s ^= s << 13;
+      s >>>= 0;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      s >>>= 0;
+      out[i] = s & 0xff;
+    }
+    return out;
+  };
+}
+
+export class Host {
+  readonly clock: VirtualClock;
+  readonly sharedData: SharedData;
+  readonly queues: SharedQueues;
+  readonly abiVersion: AbiVersion;
+  readonly vmId: string;
+  readonly pluginName: string;
+  readonly rootId: string;
+  readonly options: HostOptions;
+
+  private readonly module: WebAssembly.Module;
+  private instance!: WebAssembly.Instance;
+  private memory!: WebAssembly.Memory;
+  private readonly vmConfig: Uint8Array;
+  private readonly metricsStore = new Metrics();
+  private readonly logEntries: LogEntry[] = [];
+  private readonly logLevel: LogLevel;
+  private readonly random: (n: number) => Uint8Array;
+  private readonly tokens = new CalloutTokens();
+  private readonly foreign = new Map<string, ForeignFunction>();
+  private readonly foreignCounts = new Map<string, number>();
+
+  /** @internal */ readonly contexts = new Map<number, Context>();
+  private readonly roots = new Map<string, RootContext>();
+  private nextContextId = 1;
+  private nextConnectionId = 1;
+
+  private readonly httpCallMap = new Map<number, HttpCallRecord>();
+  private readonly grpcCallMap = new Map<number, GrpcCallRecord>();
+  private readonly grpcStreamMap = new Map<number, GrpcStreamRecord>();
+
+  private current: Context;
+  private effectiveId = 0;
+  private depth = 0;
+  private restricted = false;
+  private stopNext = false;
+  private afterActions: Array<() => void> = [];
+  private pendingQueueReady: Array<[number, number]> = [];
+  private started = false;
+  private failedState: WasmTrapError | null = null;
+  private lastCritical: string | undefined;
+
+  private constructor(module: WebAssembly.Module, abi: AbiVersion, opts: HostOptions) {
+    this.module = module;
+    this.abiVersion = abi;
+    this.options = opts;
+    this.clock = new VirtualClock(opts.startTimeNs);
+    this.sharedData = opts.sharedData ?? new SharedData();
+    this.queues = opts.queues ?? new SharedQueues();
+    this.vmId = opts.vmId ?? "";
+    this.pluginName = opts.pluginName ?? "";
+    this.rootId = opts.rootId ?? "";
+    this.vmConfig = toBytes(opts.vmConfig ?? "");
+    this.logLevel = opts.logLevel ?? LogLevel.Trace;
+    this.random = opts.randomBytes ?? seededRandom(opts.seed ?? 0x5eed);
+    const vm: Context = { id: 0, kind: "vm", root: null, created: true };
+    this.contexts.set(0, vm);
+    this.current = vm;
+    this.foreign.set("clear_route_cache", (_args, call) => {
+      if (call.stream instanceof HttpStream) call.stream.routeCacheClears++;
+    });
+  }
+
+  // ---------------------------------------------------------------- loading and lifecycle
+
+  /**
+   * Compiles and instantiates a module, refusing what Envoy refuses: no (or an unsupported) ABI marker,
+   * an import the host does not provide or with another signature, no allocator export.
+   */
+  static async load(wasm: Uint8Array | string, opts: HostOptions = {}): Promise<Host> {
+    const bytes = typeof wasm === "string" ? new Uint8Array(readFileSync(wasm)) : wasm;
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(new Uint8Array(bytes));
+    } catch (e) {
+      throw new ModuleLoadError(`Failed to load Wasm bytecode: ${(e as Error).message}`);
+    }
+    const exportNames = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+    const abi = (Object.keys(ABI_MARKERS) as AbiVersion[]).reverse().find((v) => exportNames.has(ABI_MARKERS[v]));
+    if (!abi) {
+      throw new ModuleLoadError(
+        `Missing or unknown Proxy-Wasm ABI version: export one of ${Object.values(ABI_MARKERS).join(", ")}`,
+      );
+    }
+    if (abi === "0.1.0") throw new ModuleLoadError("Proxy-Wasm ABI 0.1.0 is not supported by this emulator");
+    if (!exportNames.has("malloc") && !exportNames.has("proxy_on_memory_allocate")) {
+      throw new ModuleLoadError("Wasm module is missing malloc function (export malloc or proxy_on_memory_allocate)");
+    }
+    const host = new Host(module, abi, opts);
+    host.instantiate(bytes);
+    return host;
+  }
+
+  /** load + startVm + configure; throws PluginStartError (with the module's logs) if either says no. */
+  static async start(wasm: Uint8Array | string, opts: HostOptions = {}): Promise<Host> {
+    const host = await Host.load(wasm, opts);
+    if (!host.startVm()) throw new PluginStartError("proxy_on_vm_start returned false", host.logs());
+    if (!host.configure()) throw new PluginStartError("proxy_on_configure returned false", host.logs());
+    return host;
+  }
+
+  private instantiate(bytes: Uint8Array): void {
+    const provided = this.importObject();
+    const declared = WebAssembly.Module.imports(this.module);
+    const parsed = parseImports(bytes);
+    const sigs: Record<string, string> = {};
+    for (const p of parsed ?? []) if (p.signature) sigs[`${p.module}.${p.name}`] = p.signature;
+    for (const imp of declared) {
+      const where = `${imp.module}.${imp.name}`;
+      if (imp.kind === "memory" && imp.module === "env") {
+        const lim = parsed?.find((p) => p.kind === "memory")?.memory;
+        provided.env[imp.name] = new WebAssembly.Memory({
+          initial: lim?.initial ?? 1,
+          ...(lim?.maximum !== undefined ? { maximum: lim.maximum } : {}),
+        });
+        continue;
+      }
+      const fn = provided[imp.module]?.[imp.name];
+      if (imp.kind !== "function" || typeof fn !== "function") {
+        throw new ModuleLoadError(`Failed to load Wasm module due to a missing import: ${where}`);
+      }
+      const want = imp.module === "env" ? ENV_SIGNATURES[imp.name] : WASI_SIGNATURES[imp.name];
+      if (sigs[where] !== undefined && want !== undefined && sigs[where] !== want) {
+        throw new ModuleLoadError(
+          `Failed to load Wasm module due to an import type mismatch: ${where}, want ${want}, but the module declares ${sigs[where]}`,
+        );
+      }
+    }
+    try {
+      this.instance = new WebAssembly.Instance(this.module, provided as WebAssembly.Imports);
+    } catch (e) {
+      throw new ModuleLoadError(`Failed to instantiate Wasm module: ${(e as Error).message}`);
+    }
+    const mem = this.instance.exports.memory ?? Object.values(provided.env).find((v) => v instanceof WebAssembly.Memory);
+    if (!(mem instanceof WebAssembly.Memory)) throw new ModuleLoadError("Wasm module exports no memory");
+    this.memory = mem;
+  }
+
+  /**
+   * Runs the module's start-up (`_initialize`, then `main(0,0)` if exported, else `_start`), creates the
+   * first root context and calls proxy_on_vm_start. Returns what proxy_on_vm_start returned.
+   */
+  startVm(): boolean {
+    if (this.started) throw new Error("startVm() was already called");
+    this.started = true;
+    const vm = this.contexts.get(0)!;
+    const exp = this.instance.exports;
+    this.restricted = true;
+    try {
+      if (typeof exp._initialize === "function") {
+        this.callVm(vm, "_initialize", []);
+        if (typeof exp.main === "function") this.callVm(vm, "main", [0, 0]);
+        else if (typeof exp.__main_void === "function") this.callVm(vm, "__main_void", []);
+      } else if (typeof exp._start === "function") {
+        this.callVm(vm, "_start", []);
+      }
+    } finally {
+      this.restricted = false;
+    }
+    return this.startRoot(this.rootId, toBytes(this.options.pluginConfig ?? ""));
+  }
+
+  private startRoot(rootId: string, pluginConfig: Uint8Array): boolean {
+    if (this.roots.has(rootId)) throw new Error(`root context "${rootId}" already exists`);
+    const root: RootContext = {
+      id: this.nextContextId++,
+      kind: "root",
+      root: null,
+      created: false,
+      rootId,
+      pluginConfig,
+      configReadable: false,
+      tickPeriodNs: 0n,
+      nextTickNs: null,
+      status: { code: 0, message: "" },
+      httpCallResponse: null,
+      grpcReceiveBuffer: null,
+      grpcInitialMetadata: null,
+      grpcTrailingMetadata: null,
+      foreignArgs: null,
+      pendingDone: false,
+      deleted: false,
+    };
+    root.root = root;
+    this.contexts.set(root.id, root);
+    this.roots.set(rootId, root);
+    if (this.failed) return false;
+    root.configReadable = true;
+    try {
+      this.dispatch(root, "proxy_on_context_create", [root.id, 0]);
+    } finally {
+      root.configReadable = false;
+    }
+    root.created = true;
+    const r = this.dispatch(root, "proxy_on_vm_start", [root.id, this.vmConfig.length]);
+    return r.value === undefined || r.value !== 0;
+  }
+
+  /** Calls proxy_on_configure on a root context (default: the first one), optionally with a new configuration. */
+  configure(pluginConfig?: BytesLike, rootId: string = this.rootId): boolean {
+    const root = this.requireRoot(rootId);
+    if (pluginConfig !== undefined) root.pluginConfig = toBytes(pluginConfig);
+    if (this.failed) return true; // Envoy: a failed VM is not configured (its streams fail instead)
+    root.configReadable = true;
+    try {
+      const r = this.dispatch(root, "proxy_on_configure", [root.id, root.pluginConfig.length]);
+      return r.value === undefined || r.value !== 0;
+    } finally {
+      root.configReadable = false;
+    }
+  }
+
+  /** Adds another root context (another plugin with its own root_id in this VM): create, vm_start, configure. */
+  addRoot(rootId: string, pluginConfig: BytesLike = ""): boolean {
+    if (!this.started) throw new Error("call startVm() first");
+    if (!this.startRoot(rootId, toBytes(pluginConfig))) return false;
+    return this.configure(undefined, rootId);
+  }
+
+  /** Starts an HTTP stream: proxy_on_context_create(stream, root). */
+  newHttpStream(rootId: string = this.rootId, opts: HttpStreamOptions = {}): HttpStream {
+    const root = this.requireRoot(rootId);
+    const ctx: Context = { id: this.nextContextId++, kind: "http", root, created: false };
+    const stream = new HttpStream(this, ctx, this.nextConnectionId++, opts);
+    ctx.stream = stream;
+    this.contexts.set(ctx.id, ctx);
+    if (!this.failed) {
+      this.dispatch(ctx, "proxy_on_context_create", [ctx.id, root.id]);
+      ctx.created = true;
+    }
+    return stream;
+  }
+
+  /** Starts a TCP connection: proxy_on_context_create then proxy_on_new_connection. */
+  newTcpStream(rootId: string = this.rootId, opts: { properties?: PropertyOverrides } = {}): TcpStream {
+    const root = this.requireRoot(rootId);
+    const ctx: Context = { id: this.nextContextId++, kind: "tcp", root, created: false };
+    const stream = new TcpStream(this, ctx, this.nextConnectionId++, opts);
+    ctx.stream = stream;
+    this.contexts.set(ctx.id, ctx);
+    stream.start();
+    return stream;
+  }
+
+  /**
+   * Shuts the VM down as Envoy does on drain: proxy_on_done on every root; those that return true are
+   * deleted at once, the others wait for proxy_done. Returns true when every root is deleted.
+   */
+  shutdown(): boolean {
+    for (const root of this.roots.values()) {
+      if (root.deleted || root.pendingDone) continue;
+      const r = this.dispatch(root, "proxy_on_done", [root.id]);
+      if (r.value === undefined || r.value !== 0) this.deleteRoot(root);
+      else root.pendingDone = true;
+    }
+    return [...this.roots.values()].every((r) => r.deleted);
+  }
+
+  private deleteRoot(root: RootContext): void {
+    root.deleted = true;
+    root.pendingDone = false;
+    this.dispatch(root, "proxy_on_delete", [root.id]);
+    this.contexts.delete(root.id);
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /**
+   * Advances the virtual clock by `ms`, firing in time order every tick that falls due
+   * (as many as periods elapsed) and timing out callouts whose deadline passes.
+   */
+  advanceTime(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError("advanceTime needs a non-negative number of milliseconds");
+    const target = this.clock.monotonicNowNs() + BigInt(Math.round(ms * 1e6));
+    for (;;) {
+      let dueAt: bigint | null = null;
+      let fire: (() => void) | null = null;
+      for (const root of this.roots.values()) {
+        if (root.nextTickNs !== null && root.nextTickNs <= target && (dueAt === null || root.nextTickNs < dueAt)) {
+          dueAt = root.nextTickNs;
+          fire = () => this.fireTick(root);
+        }
+      }
+      for (const c of [...this.httpCallMap.values(), ...this.grpcCallMap.values()]) {
+        if (c.deadlineMs === undefined) continue;
+        const at = BigInt(c.deadlineMs) * 1_000_000n;
+        if (at <= target && (dueAt === null || at < dueAt)) {
+          dueAt = at;
+          fire = () => this.timeoutCall(c.token);
+        }
+      }
+      if (dueAt === null || fire === null) break;
+      const now = this.clock.monotonicNowNs();
+      if (dueAt > now) this.clock.advanceNs(dueAt - now);
+      fire();
+    }
+    const now = this.clock.monotonicNowNs();
+    if (target > now) this.clock.advanceNs(target - now);
+  }
+
+  private fireTick(root: RootContext): void {
+    root.nextTickNs = root.tickPeriodNs > 0n ? this.clock.monotonicNowNs() + root.tickPeriodNs : null;
+    if (!this.failed) this.dispatch(root, "proxy_on_tick", [root.id]);
+  }
+
+  private timeoutCall(token: number): void {
+    const http = this.httpCallMap.get(token);
+    if (http) {
+      const body = "upstream request timeout";
+      this.respondHttpCall(token, {
+        headers: [[":status", "504"], ["content-length", String(body.length)], ["content-type", "text/plain"]],
+        body,
+      });
+      return;
+    }
+    if (this.grpcCallMap.has(token)) this.respondGrpcCall(token, { status: 4, statusMessage: "" });
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  /** Recorded log lines (at or above the host's log level), optionally only those of one level. */
+  logs(level?: LogLevel): LogEntry[] {
+    return this.logEntries.filter((l) => level === undefined || l.level === level).map((l) => ({ ...l }));
+  }
+
+  /** Log messages as text, handy for `expect(...).toContain(...)`. */
+  logMessages(level?: LogLevel): string[] {
+    return this.logs(level).map((l) => l.message);
+  }
+
+  clearLogs(): void {
+    this.logEntries.length = 0;
+  }
+
+  /** A custom metric by the name the module defined it with (no `wasmcustom.` prefix). */
+  metric(name: string): { type: number; value: number; samples?: number[] } | undefined {
+    const m = this.metricsStore.byMetricName(name);
+    return m && publicMetric(m);
+  }
+
+  metrics(): Record<string, { type: number; value: number; samples?: number[] }> {
+    const out: Record<string, { type: number; value: number; samples?: number[] }> = {};
+    for (const [k, m] of Object.entries(this.metricsStore.all())) out[k] = publicMetric(m);
+    return out;
+  }
+
+  httpCalls(): HttpCallRecord[] {
+    return [...this.httpCallMap.values()].map((c) => ({ ...c, body: c.body.slice() }));
+  }
+
+  grpcCalls(): GrpcCallRecord[] {
+    return [...this.grpcCallMap.values()].map((c) => ({ ...c }));
+  }
+
+  grpcStreams(): GrpcStreamRecord[] {
+    return [...this.grpcStreamMap.values()].map((c) => ({ ...c, sent: [...c.sent] }));
+  }
+
+  /** Linear memory size in bytes. */
+  memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  imports(): WebAssembly.ModuleImportDescriptor[] {
+    return WebAssembly.Module.imports(this.module);
+  }
+
+  exports(): WebAssembly.ModuleExportDescriptor[] {
+    return WebAssembly.Module.exports(this.module);
+  }
+
+  /** The trap that failed the VM, or null while it is healthy. */
+  get failure(): WasmTrapError | null {
+    return this.failedState;
+  }
+
+  get failed(): boolean {
+    return this.failedState !== null;
+  }
+
+  /** Root context id of a root_id. */
+  rootContextId(rootId: string = this.rootId): number {
+    return this.requireRoot(rootId).id;
+  }
+
+  /** Tick period a root context set, in milliseconds (0 = none). */
+  tickPeriodMs(rootId: string = this.rootId): number {
+    return Number(this.requireRoot(rootId).tickPeriodNs / 1_000_000n);
+  }
+
+  // ---------------------------------------------------------------- foreign functions
+
+  /** Registers (or replaces) a foreign function; `clear_route_cache` is built in. */
+  registerForeignFunction(name: string, fn: ForeignFunction): void {
+    this.foreign.set(name, fn);
+  }
+
+  /** How many times the module called a foreign function by name. */
+  foreignFunctionCalls(name: string): number {
+    return this.foreignCounts.get(name) ?? 0;
+  }
+
+  /** Delivers proxy_on_foreign_function(root, id, args) with the arguments readable as buffer 8. */
+  callOnForeignFunction(functionId: number, args: BytesLike, rootId: string = this.rootId): void {
+    const root = this.requireRoot(rootId);
+    root.foreignArgs = toBytes(args);
+    try {
+      this.dispatch(root, "proxy_on_foreign_function", [root.id, functionId, root.foreignArgs.length]);
+    } finally {
+      root.foreignArgs = null;
+    }
+  }
+
+  // ---------------------------------------------------------------- callouts
+
+  /** Answers a pending proxy_http_call: proxy_on_http_call_response on the root that made it. */
+  respondHttpCall(token: number, response: HttpCallResponse): void {
+    const call = this.httpCallMap.get(token);
+    if (!call) throw new Error(`no pending HTTP call with token ${token}`);
+    this.httpCallMap.delete(token);
+    const root = this.contexts.get(call.contextId) as RootContext | undefined;
+    if (!root || this.failed) return;
+    const headers = HeaderMap.from(response.headers);
+    const body = toBytes(response.body ?? "");
+    const trailers = response.trailers && response.trailers.length ? HeaderMap.from(response.trailers) : null;
+    root.httpCallResponse = { headers, body, trailers };
+    try {
+      this.dispatch(root, "proxy_on_http_call_response", [root.id, token, headers.size, body.length, trailers?.size ?? 0]);
+    } finally {
+      root.httpCallResponse = null;
+    }
+  }
+
+  /** Fails a pending HTTP call as a reset does: 0 headers, 0 body, get_status = BrokenConnection "reset". */
+  failHttpCall(token: number): void {
+    const call = this.httpCallMap.get(token);
+    if (!call) throw new Error(`no pending HTTP call with token ${token}`);
+    this.httpCallMap.delete(token);
+    const root = this.contexts.get(call.contextId) as RootContext | undefined;
+    if (!root || this.failed) return;
+    root.status = { code: WasmResult.BrokenConnection, message: "reset" };
+    try {
+      this.dispatch(root, "proxy_on_http_call_response", [root.id, token, 0, 0, 0]);
+    } finally {
+      root.status = { code: WasmResult.BrokenConnection, message: "" };
+    }
+  }
+
+  /**
+   * Answers a gRPC call or stream. A unary call gets proxy_on_grpc_receive when status is 0 (Envoy does
+   * not deliver metadata for unary calls) or proxy_on_grpc_close(status) otherwise. A stream gets
+   * initial metadata, the message, trailing metadata and then close, for whichever are given.
+   */
+  respondGrpcCall(token: number, res: GrpcResponse): void {
+    if (calloutKind(token) === CalloutKind.GrpcStream) {
+      this.grpcStreamReceive(token, res);
+      this.closeGrpcStream(token, res.status, res.statusMessage ?? "");
+      return;
+    }
+    const call = this.grpcCallMap.get(token);
+    if (!call) throw new Error(`no pending gRPC call with token ${token}`);
+    this.grpcCallMap.delete(token);
+    const root = this.contexts.get(call.contextId) as RootContext | undefined;
+    if (!root || this.failed) return;
+    if (res.status === 0) this.grpcReceive(root, token, toBytes(res.message ?? ""));
+    else this.grpcClose(root, token, res.status, res.statusMessage ?? "");
+  }
+
+  /** Delivers data on an open gRPC stream (any of initial metadata, a message, trailing metadata). */
+  grpcStreamReceive(token: number, data: Omit<GrpcResponse, "status" | "statusMessage">): void {
+    const s = this.grpcStreamMap.get(token);
+    if (!s) throw new Error(`no open gRPC stream with token ${token}`);
+    const root = this.contexts.get(s.contextId) as RootContext | undefined;
+    if (!root || this.failed) return;
+    if (data.initialMetadata) {
+      root.grpcInitialMetadata = HeaderMap.from(data.initialMetadata);
+      try {
+        this.dispatch(root, "proxy_on_grpc_receive_initial_metadata", [root.id, token, root.grpcInitialMetadata.size]);
+      } finally {
+        root.grpcInitialMetadata = null;
+      }
+    }
+    if (data.message !== undefined) this.grpcReceive(root, token, toBytes(data.message));
+    if (data.trailingMetadata) {
+      root.grpcTrailingMetadata = HeaderMap.from(data.trailingMetadata);
+      try {
+        this.dispatch(root, "proxy_on_grpc_receive_trailing_metadata", [root.id, token, root.grpcTrailingMetadata.size]);
+      } finally {
+        root.grpcTrailingMetadata = null;
+      }
+    }
+  }
+
+  /** The remote end closes a gRPC stream: proxy_on_grpc_close(status), get_status gives status and message. */
+  closeGrpcStream(token: number, status: number, message = ""): void {
+    const s = this.grpcStreamMap.get(token);
+    if (!s) throw new Error(`no open gRPC stream with token ${token}`);
+    s.remoteClosed = true;
+    if (s.localClosed) this.grpcStreamMap.delete(token);
+    const root = this.contexts.get(s.contextId) as RootContext | undefined;
+    if (!root || this.failed) return;
+    this.grpcClose(root, token, status, message);
+  }
+
+  private grpcReceive(root: RootContext, token: number, message: Uint8Array): void {
+    root.grpcReceiveBuffer = message;
+    try {
+      this.dispatch(root, "proxy_on_grpc_receive", [root.id, token, message.length]);
+    } finally {
+      root.grpcReceiveBuffer = null;
+    }
+  }
+
+  private grpcClose(root: RootContext, token: number, status: number, message: string): void {
+    root.status = { code: status, message };
+    try {
+      this.dispatch(root, "proxy_on_grpc_close", [root.id, token, status]);
+    } finally {
+      root.status = { code: status, message: "" };
+    }
+  }
+
+  // ---------------------------------------------------------------- calling into the module
+
+  /** @internal Calls an export in a context; returns undefined when the module does not export it. */
+  callVm(ctx: Context, name: string, args: Array<number | bigint>): number | undefined {
+    const fn = this.instance.exports[name];
+    if (typeof fn !== "function") return undefined;
+    const savedCurrent = this.current;
+    const savedEffective = this.effectiveId;
+    this.current = ctx;
+    this.effectiveId = 0;
+    this.depth++;
+    try {
+      const r = (fn as Fn)(...args);
+      return typeof r === "bigint" ? Number(r) : typeof r === "number" ? r >>> 0 : 0;
+    } catch (e) {
+      if (e instanceof WasmTrapError) throw e;
+      const err = new WasmTrapError(name, e, this.lastCritical, this.logs());
+      this.failedState ??= err;
+      this.afterActions = [];
+      throw err;
+    } finally {
+      this.depth--;
+      this.current = savedCurrent;
+      this.effectiveId = savedEffective;
+      if (this.depth === 0) this.flushQueueReady();
+    }
+  }
+
+  /**
+   * @internal One callback as Envoy makes it: the call, then (like DeferAfterCallActions) whether the module
+   * asked to stop the next iteration, then the deferred actions (local replies, continues).
+   */
+  dispatch(ctx: Context, name: string, args: Array<number | bigint>): { value: number | undefined; stopped: boolean } {
+    const value = this.callVm(ctx, name, args);
+    const stopped = this.stopNext;
+    this.stopNext = false;
+    this.runAfterActions();
+    return { value, stopped };
+  }
+
+  private runAfterActions(): void {
+    while (this.afterActions.length) this.afterActions.shift()!();
+  }
+
+  /** @internal */
+  defer(action: () => void): void {
+    this.afterActions.push(action);
+  }
+
+  private flushQueueReady(): void {
+    while (this.pendingQueueReady.length && this.depth === 0) {
+      const [queueId, contextId] = this.pendingQueueReady.shift()!;
+      this.deliverQueueReady(queueId, contextId);
+    }
+  }
+
+  private deliverQueueReady(queueId: number, contextId: number): void {
+    const ctx = this.contexts.get(contextId);
+    if (!ctx || this.failed) return;
+    this.dispatch(ctx, "proxy_on_queue_ready", [ctx.id, queueId]);
+  }
+
+  private readonly queueOwner = {
+    notify: (queueId: number, contextId: number) => {
+      // Envoy posts this to the owning worker's event loop: never re-entrantly.
+      if (this.depth > 0) this.pendingQueueReady.push([queueId, contextId]);
+      else this.deliverQueueReady(queueId, contextId);
+    },
+  };
+
+  /** @internal */
+  get nowNs(): bigint {
+    return this.clock.nowNs();
+  }
+
+  private requireRoot(rootId: string): RootContext {
+    const root = this.roots.get(rootId);
+    if (!root) throw new Error(`no root context with root_id "${rootId}"`);
+    return root;
+  }
+
+  private effective(): Context {
+    if (this.effectiveId !== 0) {
+      const c = this.contexts.get(this.effectiveId);
+      if (c) return c;
+    }
+    return this.current;
+  }
+
+  /** @internal */
+  log(level: LogLevel, message: string, contextId = this.effective().id): void {
+    if (level === LogLevel.Critical) this.lastCritical = message;
+    if (level < this.logLevel) return;
+    this.logEntries.push({ level, message, contextId });
+  }
+
+  /** @internal Fails a stream closed: what Envoy's CHECK_FAIL does once the VM is failed. */
+  get failOpen(): boolean {
+    return this.options.failOpen ?? false;
+  }
+
+  /** @internal */
+  propertyScope(ctx: Context): PropertyScope {
+    const root = ctx.root;
+    const stream = ctx.stream;
+    return {
+      pluginName: this.pluginName,
+      rootId: root?.rootId ?? "",
+      vmId: this.vmId,
+      overrides: stream
+        ? { ...DEFAULT_PROPERTIES, ...(this.options.properties ?? {}), ...stream.propertyOverrides }
+        : { ...(this.options.properties ?? {}) },
+      stream: stream?.facts(),
+    };
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  private u8(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  private inBounds(ptr: number, len: number): boolean {
+    return ptr + len <= this.memory.buffer.byteLength;
+  }
+
+  private read(ptr: number, len: number): Uint8Array | null {
+    if (len === 0) return new Uint8Array(0);
+    if (!this.inBounds(ptr, len)) return null;
+    return this.u8().slice(ptr, ptr + len);
+  }
+
+  private setU32(ptr: number, v: number): boolean {
+    if (!this.inBounds(ptr, 4)) return false;
+    new DataView(this.memory.buffer).setUint32(ptr, v >>> 0, true);
+    return true;
+  }
+
+  private setU64(ptr: number, v: bigint): boolean {
+    if (!this.inBounds(ptr, 8)) return false;
+    new DataView(this.memory.buffer).setBigUint64(ptr, BigInt.asUintN(64, v), true);
+    return true;
+  }
+
+  /** Allocates in the module: `malloc` first, then `proxy_on_memory_allocate` (Envoy's order). */
+  private alloc(size: number): number {
+    const exp = this.instance.exports;
+    const fn = (typeof exp.malloc === "function" ? exp.malloc : exp.proxy_on_memory_allocate) as Fn;
+    const savedEffective = this.effectiveId;
+    this.effectiveId = 0;
+    try {
+      return Number(fn(size)) >>> 0;
+    } finally {
+      this.effectiveId = savedEffective;
+    }
+  }
+
+  /** Copies bytes into module memory it allocated and writes (pointer, size); empty data is (0, 0). */
+  private copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): boolean {
+    let p = 0;
+    if (data.length > 0) {
+      p = this.alloc(data.length);
+      if (p === 0 || !this.inBounds(p, data.length)) return false;
+      this.u8().set(data, p);
+    }
+    return this.setU32(ptrPtr, p) && this.setU32(sizePtr, data.length);
+  }
+
+  // ---------------------------------------------------------------- header maps and buffers
+
+  private headerMap(ctx: Context, type: number, mutable: boolean): HeaderMap | null {
+    const root = ctx.root;
+    switch (type) {
+      case MapType.HttpRequestHeaders:
+      case MapType.HttpRequestTrailers:
+      case MapType.HttpResponseHeaders:
+      case MapType.HttpResponseTrailers:
+        return ctx.stream instanceof HttpStream ? ctx.stream.headerMapFor(type, mutable) : null;
+      case MapType.GrpcReceiveInitialMetadata:
+        return mutable ? null : root?.grpcInitialMetadata ?? null;
+      case MapType.GrpcReceiveTrailingMetadata:
+        return mutable ? null : root?.grpcTrailingMetadata ?? null;
+      case MapType.HttpCallResponseHeaders:
+        return mutable ? null : root?.httpCallResponse?.headers ?? null;
+      case MapType.HttpCallResponseTrailers:
+        return mutable ? null : root?.httpCallResponse?.trailers ?? null;
+    }
+    return null;
+  }
+
+  private buffer(ctx: Context, type: number): BufferBox | null {
+    const root = ctx.root;
+    switch (type) {
+      case BufferType.HttpRequestBody:
+      case BufferType.HttpResponseBody:
+        return ctx.stream instanceof HttpStream
+          ? ctx.stream.bodyBuffer(type)
+          : { data: new Uint8Array(0), mutable: false };
+      case BufferType.DownstreamData:
+      case BufferType.UpstreamData:
+        return ctx.stream instanceof TcpStream
+          ? ctx.stream.dataBuffer(type)
+          : { data: new Uint8Array(0), mutable: false };
+      case BufferType.HttpCallResponseBody:
+        return root?.httpCallResponse ? { data: root.httpCallResponse.body, mutable: false } : null;
+      case BufferType.GrpcReceiveBuffer:
+        return { data: root?.grpcReceiveBuffer ?? new Uint8Array(0), mutable: false };
+      case BufferType.VmConfiguration:
+        return { data: this.vmConfig, mutable: false };
+      case BufferType.PluginConfiguration:
+        return root?.configReadable ? { data: root.pluginConfig, mutable: false } : null;
+      case BufferType.ForeignFunctionArguments:
+        return { data: root?.foreignArgs ?? new Uint8Array(0), mutable: false };
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- the import object
+
+  private importObject(): Record<string, Record<string, unknown>> {
+    const env = this.envImports();
+    const wasi = wasiImports({
+      memory: () => this.memory,
+      log: (level, message) => this.log(level, message),
+      hostError: (message) => this.log(LogLevel.Trace, message),
+      env: Object.entries(this.options.env ?? {}),
+      clock: this.clock,
+      random: this.random,
+    });
+    const guard = (module: string, table: Record<string, Fn>, allowed: (n: string) => boolean) => {
+      const out: Record<string, Fn> = {};
+      for (const [name, fn] of Object.entries(table)) {
+        out[name] = (...args) => {
+          if (this.restricted && !allowed(name)) {
+            throw new Error(`restricted_callback: ${module}.${name} may not be called during VM start-up`);
+          }
+          return fn(...args);
+        };
+      }
+      return out;
+    };
+    const envAllowed = (n: string) => n === "proxy_log" || n === "emscripten_notify_memory_growth";
+    const wasiAllowed = (n: string) => WASI_ALLOWED_DURING_START.has(n);
+    return {
+      env: guard("env", env, envAllowed),
+      wasi_snapshot_preview1: guard("wasi_snapshot_preview1", wasi, wasiAllowed),
+      wasi_unstable: guard("wasi_unstable", wasi, wasiAllowed),
+    };
+  }
+
+  private envImports(): Record<string, Fn> {
+    const u = (x: number | bigint) => Number(x) >>> 0;
+    const R = WasmResult;
+    const env: Record<string, Fn> = {
+      // -- context, log, time
+      proxy_log: (level, ptr, len) => {
+        if (u(level) > LogLevel.Critical) return R.BadArgument;
+        const msg = this.read(u(ptr), u(len));
+        if (!msg) return R.InvalidMemoryAccess;
+        this.log(u(level) as LogLevel, toText(msg));
+        return R.Ok;
+      },
+      proxy_get_log_level: (ptr) => (this.setU32(u(ptr), this.logLevel) ? R.Ok : R.InvalidMemoryAccess),
+      proxy_get_current_time_nanoseconds: (ptr) => (this.setU64(u(ptr), this.clock.nowNs()) ? R.Ok : R.InvalidMemoryAccess),
+      proxy_set_tick_period_milliseconds: (ms) => {
+        const root = this.effective().root;
+        if (!root) return R.Ok;
+        const period = BigInt(u(ms)) * 1_000_000n;
+        const wasRunning = root.nextTickNs !== null && root.tickPeriodNs > 0n;
+        root.tickPeriodNs = period;
+        if (period === 0n) root.nextTickNs = null;
+        else if (!wasRunning) root.nextTickNs = this.clock.monotonicNowNs() + period;
+        return R.Ok;
+      },
+      proxy_set_effective_context: (id) => {
+        if (!this.contexts.has(u(id))) return R.BadArgument;
+        this.effectiveId = u(id);
+        return R.Ok;
+      },
+      proxy_done: () => {
+        const root = this.effective().root;
+        if (!root || !root.pendingDone) return R.NotFound;
+        root.pendingDone = false;
+        this.defer(() => this.deleteRoot(root));
+        return R.Ok;
+      },
+      proxy_get_status: (codePtr, msgPtrPtr, msgSizePtr) => {
+        const root = this.effective().root;
+        const status = root?.status ?? { code: 0, message: "" };
+        if (!this.setU32(u(codePtr), status.code)) return R.InvalidMemoryAccess;
+        return this.copyOut(toBytes(status.message), u(msgPtrPtr), u(msgSizePtr)) ? R.Ok : R.InvalidMemoryAccess;
+      },
+
+      // -- buffers
+      proxy_get_buffer_bytes: (type, start, max, ptrPtr, sizePtr) => {
+        if (u(type) > BufferType.ForeignFunctionArguments) return R.BadArgument;
+        const buf = this.buffer(this.effective(), u(type));
+        if (!buf) return R.NotFound;
+        const s = u(start);
+        let len = u(max);
+        if (s > buf.data.length) len = 0;
+        else if (s + len > buf.data.length) len = buf.data.length - s;
+        if (len === 0) return this.setU32(u(ptrPtr), 0) && this.setU32(u(sizePtr), 0) ? R.Ok : R.InvalidMemoryAccess;
+        return this.copyOut(buf.data.subarray(s, s + len), u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_get_buffer_status: (type, lenPtr, flagsPtr) => {
+        if (u(type) > BufferType.ForeignFunctionArguments) return R.BadArgument;
+        const buf = this.buffer(this.effective(), u(type));
+        if (!buf) return R.NotFound;
+        // Envoy always reports flags 0 (end of stream is only passed to the body callbacks).
+        return this.setU32(u(lenPtr), buf.data.length) && this.setU32(u(flagsPtr), 0) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_set_buffer_bytes: (type, start, size, ptr, len) => {
+        if (u(type) > BufferType.ForeignFunctionArguments) return R.BadArgument;
+        const buf = this.buffer(this.effective(), u(type));
+        if (!buf) return R.NotFound;
+        const data = this.read(u(ptr), u(len));
+        if (!data) return R.InvalidMemoryAccess;
+        if (!buf.mutable) return R.BadArgument;
+        const s = u(start);
+        const n = u(size);
+        const cur = buf.data;
+        if (s === 0) {
+          if (n === 0) buf.data = concatBytes(data, cur);
+          else if (n >= cur.length) buf.data = data;
+          else return R.BadArgument;
+        } else if (s >= cur.length) buf.data = concatBytes(cur, data);
+        else return R.BadArgument;
+        return R.Ok;
+      },
+
+      // -- header maps
+      proxy_get_header_map_value: (type, kptr, klen, ptrPtr, sizePtr) => {
+        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
+        const key = this.read(u(kptr), u(klen));
+        if (!key) return R.InvalidMemoryAccess;
+        const ctx = this.effective();
+        const map = this.headerMap(ctx, u(type), false);
+        if (!map) return ctx.stream instanceof HttpStream && ctx.stream.inLogPhase ? R.NotFound : R.BadArgument;
+        const v = map.get(key);
+        if (v === undefined) return R.NotFound;
+        return this.copyOut(v, u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_get_header_map_pairs: (type, ptrPtr, sizePtr) => {
+        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
+        const map = this.headerMap(this.effective(), u(type), false);
+        const pairs = map ? map.pairs() : [];
+        const data = pairs.length ? encodePairs(pairs) : new Uint8Array(0);
+        return this.copyOut(data, u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_set_header_map_pairs: (type, ptr, len) => {
+        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
+        const map = this.headerMap(this.effective(), u(type), true);
+        if (!map) return R.BadArgument;
+        const data = this.read(u(ptr), u(len));
+        if (!data) return R.InvalidMemoryAccess;
+        map.setAll(decodePairsLikeEnvoy(data));
+        return R.Ok;
+      },
+      proxy_get_header_map_size: (type, ptr) => {
+        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
+        const map = this.headerMap(this.effective(), u(type), true);
+        if (!map) return R.BadArgument;
+        return this.setU32(u(ptr), map.byteSize) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_add_header_map_value: (type, kptr, klen, vptr, vlen) =>
+        this.mutateMap(type, kptr, klen, vptr, vlen, (m, k, v) => m.add(k, v!)),
+      proxy_replace_header_map_value: (type, kptr, klen, vptr, vlen) =>
+        this.mutateMap(type, kptr, klen, vptr, vlen, (m, k, v) => m.replace(k, v!)),
+      proxy_remove_header_map_value: (type, kptr, klen) =>
+        this.mutateMap(type, kptr, klen, undefined, undefined, (m, k) => m.remove(k)),
+
+      // -- stream control
+      proxy_continue_stream: (type) => {
+        if (u(type) > StreamType.Upstream) return R.BadArgument;
+        const stream = this.effective().stream;
+        if (u(type) === StreamType.Upstream) return R.Unimplemented;
+        if (stream) return stream.continueFromModule(u(type) as StreamType);
+        return R.Ok;
+      },
+      proxy_close_stream: (type) => {
+        if (u(type) > StreamType.Upstream) return R.BadArgument;
+        const stream = this.effective().stream;
+        if (stream) stream.closeFromModule(u(type) as StreamType);
+        return R.Ok;
+      },
+      proxy_send_local_response: (status, dptr, dlen, bptr, blen, hptr, hlen, grpc) => {
+        const details = this.read(u(dptr), u(dlen));
+        const body = this.read(u(bptr), u(blen));
+        const headers = this.read(u(hptr), u(hlen));
+        if (!details || !body || !headers) return R.InvalidMemoryAccess;
+        const stream = this.effective().stream;
+        if (stream instanceof HttpStream) {
+          const pairs = decodePairsLikeEnvoy(headers);
+          const g = Number(grpc) | 0;
+          this.defer(() =>
+            stream.localReply(u(status), toText(details), body, pairs, g >= 0 && g <= 16 ? g : null),
+          );
+        }
+        this.stopNext = true;
+        return R.Ok;
+      },
+
+      // -- callouts (always made by the root context)
+      proxy_http_call: (uptr, ulen, hptr, hlen, bptr, blen, tptr, tlen, timeout, tokenPtr) => {
+        const caller = this.effective();
+        const root = caller.root;
+        const upstream = this.read(u(uptr), u(ulen));
+        const body = this.read(u(bptr), u(blen));
+        const hdr = this.read(u(hptr), u(hlen));
+        const trl = this.read(u(tptr), u(tlen));
+        if (!upstream || !body || !hdr || !trl) return R.InvalidMemoryAccess;
+        if (!this.setU32(u(tokenPtr), 0)) return R.InvalidMemoryAccess;
+        if (!root) return R.BadArgument;
+        const timeoutMs = Number(timeout) | 0;
+        if (timeoutMs < 0) return R.BadArgument;
+        const cluster = toText(upstream);
+        if (this.options.clusters && !this.options.clusters.includes(cluster)) return R.BadArgument;
+        const headers = HeaderMap.from(decodePairsLikeEnvoy(hdr));
+        if (!headers.get(toBytes(":path")) || !headers.get(toBytes(":method")) || !headers.get(toBytes(":authority"))) {
+          return R.BadArgument;
+        }
+        if (body.length) headers.replace(toBytes("content-length"), toBytes(String(body.length)));
+        const token = this.tokens.take(CalloutKind.Http);
+        const trailers = HeaderMap.from(decodePairsLikeEnvoy(trl));
+        this.httpCallMap.set(token, {
+          token,
+          upstream: cluster,
+          headers: headers.text(),
+          headerBytes: headers.pairs(),
+          body,
+          trailers: trailers.text(),
+          timeoutMs,
+          contextId: root.id,
+          callerContextId: caller.id,
+          ...(timeoutMs > 0 ? { deadlineMs: this.clock.elapsedMs() + timeoutMs } : {}),
+        });
+        this.setU32(u(tokenPtr), token);
+        return R.Ok;
+      },
+      proxy_grpc_call: (uptr, ulen, sptr, slen, mptr, mlen, iptr, ilen, rptr, rlen, timeout, tokenPtr) => {
+        const caller = this.effective();
+        const root = caller.root;
+        const upstream = this.read(u(uptr), u(ulen));
+        const service = this.read(u(sptr), u(slen));
+        const method = this.read(u(mptr), u(mlen));
+        const meta = this.read(u(iptr), u(ilen));
+        const message = this.read(u(rptr), u(rlen));
+        if (!upstream || !service || !method || !meta || !message) return R.InvalidMemoryAccess;
+        if (!root) return R.BadArgument;
+        const cluster = toText(upstream);
+        if (this.options.clusters && !this.options.clusters.includes(cluster)) return R.ParseFailure;
+        const token = this.tokens.take(CalloutKind.GrpcCall);
+        const timeoutMs = u(timeout);
+        this.grpcCallMap.set(token, {
+          token,
+          upstream: cluster,
+          service: toText(service),
+          method: toText(method),
+          initialMetadata: HeaderMap.from(decodePairsLikeEnvoy(meta)).text(),
+          message,
+          timeoutMs,
+          contextId: root.id,
+          callerContextId: caller.id,
+          ...(timeoutMs > 0 ? { deadlineMs: this.clock.elapsedMs() + timeoutMs } : {}),
+        });
+        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_grpc_stream: (uptr, ulen, sptr, slen, mptr, mlen, iptr, ilen, tokenPtr) => {
+        const caller = this.effective();
+        const root = caller.root;
+        const upstream = this.read(u(uptr), u(ulen));
+        const service = this.read(u(sptr), u(slen));
+        const method = this.read(u(mptr), u(mlen));
+        const meta = this.read(u(iptr), u(ilen));
+        if (!upstream || !service || !method || !meta) return R.InvalidMemoryAccess;
+        if (!root) return R.BadArgument;
+        const cluster = toText(upstream);
+        if (this.options.clusters && !this.options.clusters.includes(cluster)) return R.ParseFailure;
+        const token = this.tokens.take(CalloutKind.GrpcStream);
+        this.grpcStreamMap.set(token, {
+          token,
+          upstream: cluster,
+          service: toText(service),
+          method: toText(method),
+          initialMetadata: HeaderMap.from(decodePairsLikeEnvoy(meta)).text(),
+          sent: [],
+          localClosed: false,
+          remoteClosed: false,
+          contextId: root.id,
+          callerContextId: caller.id,
+        });
+        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_grpc_send: (token, ptr, len, endStream) => {
+        const msg = this.read(u(ptr), u(len));
+        if (!msg) return R.InvalidMemoryAccess;
+        if (calloutKind(u(token)) !== CalloutKind.GrpcStream) return R.BadArgument;
+        const s = this.grpcStreamMap.get(u(token));
+        if (!s) return R.NotFound;
+        s.sent.push(msg);
+        if (u(endStream) !== 0) s.localClosed = true;
+        return R.Ok;
+      },
+      proxy_grpc_close: (token) => {
+        const t = u(token);
+        if (calloutKind(t) === CalloutKind.GrpcCall) return this.grpcCallMap.delete(t) ? R.Ok : R.NotFound;
+        if (calloutKind(t) === CalloutKind.GrpcStream) {
+          const s = this.grpcStreamMap.get(t);
+          if (!s) return R.NotFound;
+          s.localClosed = true;
+          if (s.remoteClosed) this.grpcStreamMap.delete(t);
+          return R.Ok;
+        }
+        return R.BadArgument;
+      },
+      proxy_grpc_cancel: (token) => {
+        const t = u(token);
+        if (calloutKind(t) === CalloutKind.GrpcCall) return this.grpcCallMap.delete(t) ? R.Ok : R.NotFound;
+        if (calloutKind(t) === CalloutKind.GrpcStream) return this.grpcStreamMap.delete(t) ? R.Ok : R.NotFound;
+        return R.BadArgument;
+      },
+
+      // -- shared data and queues
+      proxy_get_shared_data: (kptr, klen, vptrPtr, vsizePtr, casPtr) => {
+        const key = this.read(u(kptr), u(klen));
+        if (!key) return R.InvalidMemoryAccess;
+        const v = this.sharedData.get(this.vmId, key);
+        if (!v) return R.NotFound;
+        if (!this.copyOut(v.value, u(vptrPtr), u(vsizePtr))) return R.InvalidMemoryAccess;
+        return this.setU32(u(casPtr), v.cas) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_set_shared_data: (kptr, klen, vptr, vlen, cas) => {
+        const key = this.read(u(kptr), u(klen));
+        const value = this.read(u(vptr), u(vlen));
+        if (!key || !value) return R.InvalidMemoryAccess;
+        return this.sharedData.set(this.vmId, key, value, u(cas));
+      },
+      proxy_register_shared_queue: (nptr, nlen, tokenPtr) => {
+        const name = this.read(u(nptr), u(nlen));
+        if (!name) return R.InvalidMemoryAccess;
+        const ctx = this.effective();
+        const owner = ctx.root?.id ?? ctx.id;
+        const token = this.queues.register(this.vmId, toText(name), this.queueOwner, owner);
+        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_resolve_shared_queue: (vptr, vlen, nptr, nlen, tokenPtr) => {
+        const vm = this.read(u(vptr), u(vlen));
+        const name = this.read(u(nptr), u(nlen));
+        if (!vm || !name) return R.InvalidMemoryAccess;
+        const token = this.queues.resolve(vm.length ? toText(vm) : this.vmId, toText(name));
+        if (token === 0 || this.failed) return R.NotFound;
+        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_enqueue_shared_queue: (token, ptr, len) => {
+        const data = this.read(u(ptr), u(len));
+        if (!data) return R.InvalidMemoryAccess;
+        return this.queues.enqueue(u(token), data);
+      },
+      proxy_dequeue_shared_queue: (token, ptrPtr, sizePtr) => {
+        const r = this.queues.dequeue(u(token));
+        if (r.result !== R.Ok) return r.result;
+        return this.copyOut(r.value!, u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
+      },
+
+      // -- metrics
+      proxy_define_metric: (type, nptr, nlen, idPtr) => {
+        const name = this.read(u(nptr), u(nlen));
+        if (!name) return R.InvalidMemoryAccess;
+        const r = this.metricsStore.define(u(type), toText(name));
+        if (r.result !== R.Ok) return r.result;
+        return this.setU32(u(idPtr), r.id!) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_increment_metric: (id, offset) => this.metricsStore.increment(u(id), BigInt.asIntN(64, BigInt(offset))),
+      proxy_record_metric: (id, value) => this.metricsStore.record(u(id), BigInt.asUintN(64, BigInt(value))),
+      proxy_get_metric: (id, ptr) => {
+        const r = this.metricsStore.get(u(id));
+        if (r.result !== R.Ok) return r.result;
+        return this.setU64(u(ptr), r.value!) ? R.Ok : R.InvalidMemoryAccess;
+      },
+
+      // -- properties
+      proxy_get_property: (pptr, plen, vptrPtr, vsizePtr) => {
+        const path = this.read(u(pptr), u(plen));
+        if (!path) return R.InvalidMemoryAccess;
+        const r = getProperty(this.propertyScope(this.effective()), path);
+        if (r.result !== R.Ok) return r.result;
+        return this.copyOut(r.value!, u(vptrPtr), u(vsizePtr)) ? R.Ok : R.InvalidMemoryAccess;
+      },
+      proxy_set_property: (pptr, plen, vptr, vlen) => {
+        const path = this.read(u(pptr), u(plen));
+        const value = this.read(u(vptr), u(vlen));
+        if (!path || !value) return R.InvalidMemoryAccess;
+        const stream = this.effective().stream;
+        if (!stream) return R.NotFound;
+        stream.filterState.set(Buffer.from(path).toString("utf8"), value);
+        return R.Ok;
+      },
+
+      // -- foreign functions
+      proxy_call_foreign_function: (nptr, nlen, aptr, alen, rptrPtr, rsizePtr) => {
+        const name = this.read(u(nptr), u(nlen));
+        if (!name) return R.InvalidMemoryAccess;
+        const args = this.read(u(aptr), u(alen));
+        if (!args) return R.InvalidMemoryAccess;
+        const fname = toText(name);
+        const fn = this.foreign.get(fname);
+        if (!fn) return R.NotFound;
+        this.foreignCounts.set(fname, (this.foreignCounts.get(fname) ?? 0) + 1);
+        const ctx = this.effective();
+        const out = fn(args, { host: this, contextId: ctx.id, stream: ctx.stream });
+        const result = out && !(out instanceof Uint8Array) ? out.result : R.Ok;
+        const value = out instanceof Uint8Array ? out : out?.value;
+        let address = 0;
+        if (value && value.length && u(rptrPtr) !== 0) {
+          address = this.alloc(value.length);
+          if (address === 0 || !this.inBounds(address, value.length)) return R.InvalidMemoryAccess;
+          this.u8().set(value, address);
+        }
+        if (u(rptrPtr) !== 0 && !this.setU32(u(rptrPtr), address)) return R.InvalidMemoryAccess;
+        if (u(rsizePtr) !== 0 && !this.setU32(u(rsizePtr), value?.length ?? 0)) return R.InvalidMemoryAccess;
+        return result;
+      },
+
+      // -- emscripten leftovers Envoy still provides
+      pthread_equal: (a, b) => (u(a) === u(b) ? 1 : 0),
+      emscripten_notify_memory_growth: () => undefined,
+    };
+    if (this.abiVersion !== "0.2.1") for (const n of ONLY_0_2_1) delete env[n];
+    return env;
+  }
+
+  private mutateMap(
+    type: number | bigint,
+    kptr: number | bigint,
+    klen: number | bigint,
+    vptr: number | bigint | undefined,
+    vlen: number | bigint | undefined,
+    op: (m: HeaderMap, k: Uint8Array, v?: Uint8Array) => void,
+  ): number {
+    const u = (x: number | bigint) => Number(x) >>> 0;
+    if (u(type) > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
+    const key = this.read(u(kptr), u(klen));
+    const value = vptr === undefined ? undefined : this.read(u(vptr), u(vlen!));
+    if (!key || value === null) return WasmResult.InvalidMemoryAccess;
+    const map = this.headerMap(this.effective(), u(type), true);
+    if (!map) return WasmResult.BadArgument;
+    op(map, key, value);
+    return WasmResult.Ok;
+  }
+
+}
+
+function publicMetric(m: MetricValue): { type: number; value: number; samples?: number[] } {
+  return { type: m.type, value: Number(m.value), ...(m.samples ? { samples: m.samples.map(Number) } : {}) };
+}

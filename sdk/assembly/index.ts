@@ -33,6 +33,7 @@ export { nowNanos, nowMillis, randomU32, randomBelow, randomFloat } from "./time
 export { JsonValue, JsonKind, JsonResult, parseJson, parseJsonString } from "./json";
 export { ConfigErrors, ConfigObject, ConfigArray, readPluginConfig, readVmConfig, parseConfig, parseDurationNanos } from "./config";
 export { decodeUtf8, encodeUtf8, isValidUtf8, bytesEqualString } from "./utf8";
+export { Regex, RegexResult, RegexError, RegexErrorCode } from "./regex";
 
 /**
  * Registers the root context factory for `rootId` (the plugin's root_id; "" matches any root_id with no

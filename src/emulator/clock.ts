@@ -26,6 +26,11 @@ export class VirtualClock {
     return Number((this.monotonicNs - this.monotonicStartNs) / 1_000_000n);
   }
 
+  /** The monotonic reading at `ms` elapsed virtual milliseconds. */
+  monotonicAtElapsedMs(ms: number): bigint {
+    return this.monotonicStartNs + BigInt(Math.round(ms * 1e6));
+  }
+
   advanceNs(ns: bigint): void {
     if (ns < 0n) throw new RangeError("time cannot go backwards");
     this.realtimeNs += ns;

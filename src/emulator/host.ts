@@ -465,7 +465,7 @@ export class Host {
       }
       for (const c of [...this.httpCallMap.values(), ...this.grpcCallMap.values()]) {
         if (c.deadlineMs === undefined) continue;
-        const at = BigInt(c.deadlineMs) * 1_000_000n;
+        const at = this.clock.monotonicAtElapsedMs(c.deadlineMs);
         if (at <= target && (dueAt === null || at < dueAt)) {
           dueAt = at;
           fire = () => this.timeoutCall(c.token);

@@ -570,6 +570,29 @@ export class Host {
     return Number(this.requireRoot(rootId).tickPeriodNs / 1_000_000n);
   }
 
+  /**
+   * @internal Test hook: runs `fn` as if the module were executing in `contextId`, with the host's env
+   * functions and a view of linear memory (for checking raw ABI rules without a purpose-built module).
+   */
+  runInContext<T>(contextId: number, fn: (env: Record<string, (...a: number[]) => number>, memory: () => Uint8Array) => T): T {
+    const ctx = this.contexts.get(contextId);
+    if (!ctx) throw new Error(`no context ${contextId}`);
+    const saved = this.current;
+    const savedEffective = this.effectiveId;
+    this.current = ctx;
+    this.effectiveId = 0;
+    this.depth++;
+    try {
+      return fn(this.envTable as unknown as Record<string, (...a: number[]) => number>, () => this.u8());
+    } finally {
+      this.depth--;
+      this.current = saved;
+      this.effectiveId = savedEffective;
+      this.stopNext = false;
+      this.runAfterActions();
+    }
+  }
+
   // ---------------------------------------------------------------- foreign functions
 
   /** Registers (or replaces) a foreign function; `clear_route_cache` is built in. */
@@ -921,8 +944,11 @@ export class Host {
 
   // ---------------------------------------------------------------- the import object
 
+  private envTable: Record<string, Fn> = {};
+
   private importObject(): Record<string, Record<string, unknown>> {
     const env = this.envImports();
+    this.envTable = env;
     const wasi = wasiImports({
       memory: () => this.memory,
       log: (level, message) => this.log(level, message),

@@ -190,7 +190,7 @@ export class Montgomery {
       const bi = <u64>load<u32>(b + i);
       let x = <u64>load<u32>(T) + a0 * bi;
       let c1 = x >> 32;
-      const q = <u64>(<u32>x * q0);
+      const q = <u64>(<u32>x * q0); // a u32 product (mod 2^32) on purpose: the cast of x keeps asc from widening it
       let c2 = ((x & 0xffffffff) + q * m0) >> 32;
       for (let j: usize = 4; j < top; j += 4) {
         x = <u64>load<u32>(T + j) + <u64>load<u32>(a + j) * bi + c1;

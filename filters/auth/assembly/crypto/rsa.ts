@@ -60,7 +60,8 @@ export class RsaPublicKey {
   }
 
   /**
-   * RSAVP1 followed by I2OSP: writes s^e mod n as `byteLength` bytes to EM. False when the signature
+   * For the verifiers below, not for callers: RSAVP1 followed by I2OSP, writing s^e mod n as
+   * `byteLength` bytes to this file's static EM buffer. False when the signature
    * is not exactly `byteLength` bytes or its value is not below n (RFC 8017 §5.2.2, §8.2.2 step 1).
    */
   recover(sig: usize, sigLen: i32): bool {

@@ -1,7 +1,7 @@
 // Raw ABI rules checked by calling the host's env functions directly, in a stream's context.
 import { Action, BufferType, Host, MapType, StreamType, WasmResult } from "./index";
 import { decodePairs, encodePairs } from "./pairs";
-import { buildModule, BUMP_MALLOC, HEAP_SEED, MARKER_0_2_1, returns } from "./wasm-builder.testutil";
+import { buildModule, BUMP_MALLOC, HEAP_SEED, i32const, MARKER_0_2_1, returns } from "./wasm-builder.testutil";
 
 // A minimal module: ABI marker, a bump allocator, headers Continue, body Pause.
 const wasm = buildModule({
@@ -191,5 +191,138 @@ describe("emulator: raw ABI rules (Envoy's)", () => {
       logged.push(text(readOut(mem, 200, 204)));
     });
     expect(logged).toEqual(["api"]);
+  });
+});
+
+describe("emulator: callouts, TCP and foreign functions at the ABI level", () => {
+  // on_grpc_receive copies the message (buffer 5) to 400/404; on_grpc_close stores get_status at 300/304/308.
+  const grpcModule = buildModule({
+    imports: [
+      { module: "env", name: "proxy_get_status", params: 3, results: 1 },
+      { module: "env", name: "proxy_get_buffer_bytes", params: 5, results: 1 },
+    ],
+    funcs: [
+      MARKER_0_2_1,
+      BUMP_MALLOC,
+      { name: "proxy_on_grpc_close", params: 3, results: 0, body: [...i32const(300), ...i32const(304), ...i32const(308), 0x10, 0, 0x1a] },
+      {
+        name: "proxy_on_grpc_receive",
+        params: 3,
+        results: 0,
+        body: [...i32const(5), ...i32const(0), 0x20, 2, ...i32const(400), ...i32const(404), 0x10, 1, 0x1a],
+      },
+    ],
+    data: [HEAP_SEED],
+  });
+
+  test("gRPC: unary success delivers the message, failure closes with status and message readable", async () => {
+    const host = await Host.start(grpcModule);
+    const s = host.newHttpStream();
+    const tokens: number[] = [];
+    host.runInContext(s.id, (env: Env, mem) => {
+      for (let i = 0; i < 2; i++) {
+        expect(
+          env.proxy_grpc_call(
+            ...put(mem, 100, "ratelimit"),
+            ...put(mem, 120, "svc.RateLimit"),
+            ...put(mem, 140, "Should"),
+            ...put(mem, 160, encodePairs([["x-md", "1"]])),
+            ...put(mem, 200, "ping"),
+            1000,
+            240,
+          ),
+        ).toBe(WasmResult.Ok);
+        tokens.push(new DataView(mem().buffer).getUint32(240, true));
+      }
+      expect(env.proxy_grpc_send(tokens[0], ...put(mem, 100, "x"), 0)).toBe(WasmResult.BadArgument);
+    });
+    expect(tokens.map((t) => t & 3)).toEqual([1, 1]);
+    expect(host.grpcCalls()[0]).toMatchObject({
+      upstream: "ratelimit",
+      service: "svc.RateLimit",
+      method: "Should",
+      initialMetadata: [["x-md", "1"]],
+      contextId: host.rootContextId(),
+      callerContextId: s.id,
+    });
+
+    host.respondGrpcCall(tokens[0], { status: 0, message: "pong" });
+    host.respondGrpcCall(tokens[1], { status: 14, statusMessage: "upstream down" });
+    host.runInContext(host.rootContextId(), (_env: Env, mem) => {
+      expect(text(readOut(mem, 400, 404))).toBe("pong");
+      expect(new DataView(mem().buffer).getUint32(300, true)).toBe(14);
+      expect(text(readOut(mem, 304, 308))).toBe("upstream down");
+    });
+    expect(host.grpcCalls()).toEqual([]);
+  });
+
+  test("gRPC streams: messages both ways, remote close, and a call timing out on the virtual clock", async () => {
+    const host = await Host.start(grpcModule);
+    let token = 0;
+    host.runInContext(host.rootContextId(), (env: Env, mem) => {
+      expect(
+        env.proxy_grpc_stream(...put(mem, 100, "c"), ...put(mem, 120, "svc"), ...put(mem, 140, "Watch"), 0, 0, 240),
+      ).toBe(WasmResult.Ok);
+      token = new DataView(mem().buffer).getUint32(240, true);
+      expect(env.proxy_grpc_send(token, ...put(mem, 100, "m1"), 0)).toBe(WasmResult.Ok);
+      expect(env.proxy_grpc_send(token, ...put(mem, 100, "m2"), 1)).toBe(WasmResult.Ok);
+    });
+    expect(token & 3).toBe(2);
+    expect(host.grpcStreams()[0].sent.map(text)).toEqual(["m1", "m2"]);
+    expect(host.grpcStreams()[0].localClosed).toBe(true);
+    host.grpcStreamReceive(token, { message: "event" });
+    host.closeGrpcStream(token, 0, "done");
+    expect(host.grpcStreams()).toEqual([]);
+    host.runInContext(host.rootContextId(), (env: Env, mem) => {
+      expect(text(readOut(mem, 400, 404))).toBe("event");
+      expect(text(readOut(mem, 304, 308))).toBe("done");
+      expect(
+        env.proxy_grpc_call(...put(mem, 100, "c"), ...put(mem, 120, "s"), ...put(mem, 140, "m"), 0, 0, 0, 0, 250, 240),
+      ).toBe(WasmResult.Ok);
+    });
+    host.advanceTime(250);
+    expect(host.grpcCalls()).toEqual([]);
+    host.runInContext(host.rootContextId(), (_env: Env, mem) => {
+      expect(new DataView(mem().buffer).getUint32(300, true)).toBe(4); // DEADLINE_EXCEEDED
+    });
+  });
+
+  test("TCP: paused downstream data accumulates; continue forwards it; close runs done/log/delete", async () => {
+    const tcpModule = buildModule({
+      funcs: [MARKER_0_2_1, BUMP_MALLOC, returns("proxy_on_new_connection", 1, 0), returns("proxy_on_downstream_data", 3, 1)],
+      data: [HEAP_SEED],
+    });
+    const host = await Host.start(tcpModule);
+    const c = host.newTcpStream();
+    expect(c.newConnectionAction).toBe(Action.Continue);
+    expect(c.sendDownstreamData("ab")).toBe(Action.Pause);
+    expect(c.sendDownstreamData("cd")).toBe(Action.Pause);
+    expect(text(c.pendingDownstreamData)).toBe("abcd");
+    host.runInContext(c.id, (env: Env, mem) => {
+      expect(env.proxy_get_buffer_bytes(BufferType.DownstreamData, 0, 100, 200, 204)).toBe(WasmResult.Ok);
+      expect(text(readOut(mem, 200, 204))).toBe("abcd");
+      expect(env.proxy_set_buffer_bytes(BufferType.DownstreamData, 4, 0, ...put(mem, 100, "!"))).toBe(WasmResult.Ok);
+      expect(env.proxy_continue_stream(StreamType.Downstream)).toBe(WasmResult.Ok);
+      expect(env.proxy_continue_stream(StreamType.Upstream)).toBe(WasmResult.Unimplemented);
+    });
+    expect(text(c.upstreamData)).toBe("abcd!");
+    expect(c.sendUpstreamData("reply", true)).toBe(Action.Continue);
+    expect(text(c.downstreamData)).toBe("reply");
+    c.closeDownstream();
+    expect(c.closed).toBe(true);
+  });
+
+  test("foreign functions: clear_route_cache is built in and counted per stream; others can be registered", async () => {
+    const host = await Host.start(wasm);
+    const s = host.newHttpStream();
+    host.registerForeignFunction("reverse", (args) => args.slice().reverse());
+    host.runInContext(s.id, (env: Env, mem) => {
+      expect(env.proxy_call_foreign_function(...put(mem, 100, "clear_route_cache"), 0, 0, 200, 204)).toBe(WasmResult.Ok);
+      expect(env.proxy_call_foreign_function(...put(mem, 100, "reverse"), ...put(mem, 140, "abc"), 200, 204)).toBe(WasmResult.Ok);
+      expect(text(readOut(mem, 200, 204))).toBe("cba");
+      expect(env.proxy_call_foreign_function(...put(mem, 100, "missing"), 0, 0, 200, 204)).toBe(WasmResult.NotFound);
+    });
+    expect(s.routeCacheClears).toBe(1);
+    expect(host.foreignFunctionCalls("reverse")).toBe(1);
   });
 });

@@ -33,11 +33,12 @@ export function randomU32(): u32 {
 export function randomBelow(bound: u32): u32 {
   if (bound == 0) return 0;
   // Lemire's multiply-shift with rejection of the biased low range.
-  const threshold = (0 - bound) % bound;
-  for (;;) {
-    const m = <u64>randomU32() * <u64>bound;
-    if (<u32>m >= threshold) return <u32>(m >> 32);
-  }
+  const threshold: u32 = (<u32>0 - bound) % bound;
+  let m: u64;
+  do {
+    m = <u64>randomU32() * <u64>bound;
+  } while (<u32>m < threshold);
+  return <u32>(m >> 32);
 }
 
 /** A uniformly random float in [0, 1). */

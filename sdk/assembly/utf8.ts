@@ -1,5 +1,5 @@
 // Bytes ↔ strings at the boundary. Headers, bodies and properties are bytes; a filter decodes only what
-// it needs, and decoding never traps: invalid UTF-8 becomes U+FFFD, as in the WHATWG decoder.
+// it needs, and decoding never traps: invalid UTF-8 becomes U+FFFD exactly as the WHATWG decoder does.
 // (AssemblyScript's own String.UTF8.decode is only defined on valid input.)
 
 /** Length in bytes of the longest valid UTF-8 prefix of [ptr, ptr+len): equals len when all of it is valid. */
@@ -53,20 +53,49 @@ function sequenceLength(ptr: usize, avail: usize): usize {
 // @ts-ignore: decorator
 @inline function isCont(b: u8): bool { return (b & 0xC0) == 0x80; }
 
-/** Decodes [ptr, ptr+len) as UTF-8, replacing each invalid byte with U+FFFD. Never traps. */
+/**
+ * Decodes [ptr, ptr+len) as UTF-8. Invalid input is replaced exactly as the WHATWG decoder does: one
+ * U+FFFD per maximal invalid subpart (a truncated sequence counts once). Never traps.
+ */
 export function decodeUtf8Unsafe(ptr: usize, len: usize): string {
   const valid = validUtf8PrefixUnsafe(ptr, len);
   if (valid == len) return String.UTF8.decodeUnsafe(ptr, len, false);
-  // Slow path, only for invalid input: decode valid runs and insert one U+FFFD per invalid byte.
+  // Slow path, only for invalid input: decode valid runs, one U+FFFD per invalid subpart.
   const parts = new Array<string>();
   let i: usize = 0;
   while (i < len) {
     const run = validUtf8PrefixUnsafe(ptr + i, len - i);
     if (run > 0) parts.push(String.UTF8.decodeUnsafe(ptr + i, run, false));
     i += run;
-    if (i < len) { parts.push("\uFFFD"); i++; }
+    if (i < len) {
+      parts.push("\uFFFD");
+      i += invalidSubpartLength(ptr + i, len - i);
+    }
   }
   return parts.join("");
+}
+
+/** Length of the maximal invalid subpart at ptr: the bytes that could still have begun a valid sequence. */
+function invalidSubpartLength(ptr: usize, avail: usize): usize {
+  const b0 = <u32>load<u8>(ptr);
+  let needed: usize;
+  if (b0 >= 0xC2 && b0 <= 0xDF) needed = 2;
+  else if (b0 >= 0xE0 && b0 <= 0xEF) needed = 3;
+  else if (b0 >= 0xF0 && b0 <= 0xF4) needed = 4;
+  else return 1;
+  for (let i: usize = 1; i < needed; i++) {
+    if (i >= avail) return i;
+    const b = <u32>load<u8>(ptr + i);
+    let lo: u32 = 0x80, hi: u32 = 0xBF;
+    if (i == 1) {
+      if (b0 == 0xE0) lo = 0xA0;
+      else if (b0 == 0xED) hi = 0x9F;
+      else if (b0 == 0xF0) lo = 0x90;
+      else if (b0 == 0xF4) hi = 0x8F;
+    }
+    if (b < lo || b > hi) return i;
+  }
+  return needed; // unreachable for input that failed validation, kept for safety
 }
 
 /** Decodes a buffer as UTF-8, replacing invalid bytes with U+FFFD. Never traps. */

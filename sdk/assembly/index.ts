@@ -33,6 +33,10 @@ export { nowNanos, nowMillis, randomU32, randomBelow, randomFloat } from "./time
 export { JsonValue, JsonKind, JsonResult, parseJson, parseJsonString } from "./json";
 export { ConfigErrors, ConfigObject, ConfigArray, readPluginConfig, readVmConfig, parseConfig, parseDurationNanos } from "./config";
 export { decodeUtf8, encodeUtf8, isValidUtf8, bytesEqualString } from "./utf8";
+export {
+  StringMatcher, StringMatchKind, HeaderMatcher, HeaderMatchKind, HeaderMatchers, HeaderView,
+  parseInteger, parseIntegerUnsafe, parsedOk,
+} from "./matchers";
 export { Regex, RegexResult, RegexError, RegexErrorCode } from "./regex";
 
 /**

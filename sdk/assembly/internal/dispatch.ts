@@ -1,7 +1,7 @@
 // The one place that maps host context ids to the filter's context objects and callout tokens to their
 // handlers. abi/exports.ts forwards every ABI export here.
 
-import { Action, PeerType, WasmResult, LogLevel } from "../abi/enums";
+import { Action, PeerType, WasmResult, LogLevel, GrpcStatus } from "../abi/enums";
 import { proxy_set_effective_context, proxy_log } from "../abi/imports";
 import { RootContext, HttpContext, TcpContext } from "../context";
 import { HttpCallHandler, GrpcHandler } from "../callouts";
@@ -21,7 +21,7 @@ const grpcCalls = new Map<u32, CalloutEntry<GrpcHandler>>();
 export let currentContextId: u32 = 0;
 
 class CalloutEntry<T> {
-  constructor(public handler: T, public contextId: u32) {}
+  constructor(public handler: T, public contextId: u32, public unary: bool = false) {}
 }
 
 // ---- Registration ----
@@ -42,9 +42,12 @@ export function registerHttpCall(token: u32, handler: HttpCallHandler): void {
   httpCalls.set(token, new CalloutEntry<HttpCallHandler>(handler, currentContextId));
 }
 
-export function registerGrpcCall(token: u32, handler: GrpcHandler): void {
-  grpcCalls.set(token, new CalloutEntry<GrpcHandler>(handler, currentContextId));
+export function registerGrpcCall(token: u32, handler: GrpcHandler, unary: bool): void {
+  grpcCalls.set(token, new CalloutEntry<GrpcHandler>(handler, currentContextId, unary));
 }
+
+/** True while a handler's onClose runs for a unary call that succeeded: the host has no status to report. */
+export let closingUnaryWithOk: bool = false;
 
 export function forgetGrpcCall(token: u32): void {
   if (grpcCalls.has(token)) grpcCalls.delete(token);
@@ -91,15 +94,32 @@ export function onContextCreate(contextId: u32, parentId: u32): void {
     createRoot(contextId);
     return;
   }
-  if (!roots.has(parentId)) return;
-  const root = roots.get(parentId);
-  const http = root.newHttpContext(contextId);
-  if (http !== null) {
-    httpStreams.set(contextId, http);
-    return;
-  }
-  const tcp = root.newTcpContext(contextId);
-  if (tcp !== null) tcpStreams.set(contextId, tcp);
+  // Envoy creates HTTP and TCP stream contexts with the same call; the first callback tells which one
+  // this is (onRequestHeaders or onNewConnection), so the filter's context is created then.
+  if (roots.has(parentId)) unborn.set(contextId, roots.get(parentId));
+}
+
+/** Stream contexts created by the host whose kind is not known yet, with their root. */
+const unborn = new Map<u32, RootContext>();
+
+function http(contextId: u32): HttpContext | null {
+  if (httpStreams.has(contextId)) return httpStreams.get(contextId);
+  if (!unborn.has(contextId)) return null;
+  const root = unborn.get(contextId);
+  unborn.delete(contextId);
+  const ctx = root.newHttpContext(contextId);
+  if (ctx !== null) httpStreams.set(contextId, ctx);
+  return ctx;
+}
+
+function tcp(contextId: u32): TcpContext | null {
+  if (tcpStreams.has(contextId)) return tcpStreams.get(contextId);
+  if (!unborn.has(contextId)) return null;
+  const root = unborn.get(contextId);
+  unborn.delete(contextId);
+  const ctx = root.newTcpContext(contextId);
+  if (ctx !== null) tcpStreams.set(contextId, ctx);
+  return ctx;
 }
 
 function createRoot(contextId: u32): void {
@@ -164,6 +184,7 @@ export function onLog(contextId: u32): void {
 
 export function onDelete(contextId: u32): void {
   enter(contextId);
+  if (unborn.has(contextId)) unborn.delete(contextId);
   if (httpStreams.has(contextId)) {
     httpStreams.get(contextId).onDelete();
     httpStreams.delete(contextId);
@@ -182,59 +203,61 @@ export function onDelete(contextId: u32): void {
 
 export function onRequestHeaders(contextId: u32, n: u32, eos: bool): Action {
   enter(contextId);
-  if (!httpStreams.has(contextId)) return Action.Continue;
-  return httpStreams.get(contextId).onRequestHeaders(n, eos);
+  const ctx = http(contextId);
+  return ctx !== null ? ctx.onRequestHeaders(n, eos) : Action.Continue;
 }
 export function onRequestBody(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
-  if (!httpStreams.has(contextId)) return Action.Continue;
-  return httpStreams.get(contextId).onRequestBody(size, eos);
+  const ctx = http(contextId);
+  return ctx !== null ? ctx.onRequestBody(size, eos) : Action.Continue;
 }
 export function onRequestTrailers(contextId: u32, n: u32): Action {
   enter(contextId);
-  if (!httpStreams.has(contextId)) return Action.Continue;
-  return httpStreams.get(contextId).onRequestTrailers(n);
+  const ctx = http(contextId);
+  return ctx !== null ? ctx.onRequestTrailers(n) : Action.Continue;
 }
 export function onResponseHeaders(contextId: u32, n: u32, eos: bool): Action {
   enter(contextId);
-  if (!httpStreams.has(contextId)) return Action.Continue;
-  return httpStreams.get(contextId).onResponseHeaders(n, eos);
+  const ctx = http(contextId);
+  return ctx !== null ? ctx.onResponseHeaders(n, eos) : Action.Continue;
 }
 export function onResponseBody(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
-  if (!httpStreams.has(contextId)) return Action.Continue;
-  return httpStreams.get(contextId).onResponseBody(size, eos);
+  const ctx = http(contextId);
+  return ctx !== null ? ctx.onResponseBody(size, eos) : Action.Continue;
 }
 export function onResponseTrailers(contextId: u32, n: u32): Action {
   enter(contextId);
-  if (!httpStreams.has(contextId)) return Action.Continue;
-  return httpStreams.get(contextId).onResponseTrailers(n);
+  const ctx = http(contextId);
+  return ctx !== null ? ctx.onResponseTrailers(n) : Action.Continue;
 }
 
 // ---- TCP ----
 
 export function onNewConnection(contextId: u32): Action {
   enter(contextId);
-  if (!tcpStreams.has(contextId)) return Action.Continue;
-  return tcpStreams.get(contextId).onNewConnection();
+  const ctx = tcp(contextId);
+  return ctx !== null ? ctx.onNewConnection() : Action.Continue;
 }
 export function onDownstreamData(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
-  if (!tcpStreams.has(contextId)) return Action.Continue;
-  return tcpStreams.get(contextId).onDownstreamData(size, eos);
+  const ctx = tcp(contextId);
+  return ctx !== null ? ctx.onDownstreamData(size, eos) : Action.Continue;
 }
 export function onUpstreamData(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
-  if (!tcpStreams.has(contextId)) return Action.Continue;
-  return tcpStreams.get(contextId).onUpstreamData(size, eos);
+  const ctx = tcp(contextId);
+  return ctx !== null ? ctx.onUpstreamData(size, eos) : Action.Continue;
 }
 export function onDownstreamClose(contextId: u32, peer: PeerType): void {
   enter(contextId);
-  if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onDownstreamConnectionClose(peer);
+  const ctx = tcp(contextId);
+  if (ctx !== null) ctx.onDownstreamConnectionClose(peer);
 }
 export function onUpstreamClose(contextId: u32, peer: PeerType): void {
   enter(contextId);
-  if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onUpstreamConnectionClose(peer);
+  const ctx = tcp(contextId);
+  if (ctx !== null) ctx.onUpstreamConnectionClose(peer);
 }
 
 // ---- Callouts ----
@@ -270,8 +293,16 @@ export function onGrpcMessage(rootId: u32, token: u32, size: usize): void {
   enter(rootId);
   if (!grpcCalls.has(token)) return;
   const entry = grpcCalls.get(token);
+  if (entry.unary) grpcCalls.delete(token);
   restoreCaller(entry.contextId);
   entry.handler.onMessage(size);
+  if (entry.unary) {
+    // Envoy ends a successful unary call with its one message: proxy_on_grpc_close comes only on failure.
+    // Close it here so every call ends in onClose, as streams do.
+    closingUnaryWithOk = true;
+    entry.handler.onClose(GrpcStatus.Ok);
+    closingUnaryWithOk = false;
+  }
 }
 
 export function onGrpcTrailingMetadata(rootId: u32, token: u32, n: u32): void {

@@ -257,8 +257,8 @@ class ConformanceStream extends HttpContext {
       return Action.Pause;
     }
     if (sc == "properties") {
-      setProperty(["conformance", "note"], encodeUtf8("set-by-filter"));
-      const note = getPropertyString(["conformance", "note"]);
+      setProperty(["conformance_note"], encodeUtf8("set-by-filter"));
+      const note = getPropertyString(["conformance_note"]);
       requestHeaders.replace("x-prop-path", orNone(attributes.request.path()));
       requestHeaders.replace("x-prop-method", orNone(attributes.request.method()));
       requestHeaders.replace("x-prop-host", orNone(attributes.request.host()));

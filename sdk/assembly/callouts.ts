@@ -7,7 +7,7 @@ import { WasmResult, GrpcStatus } from "./abi/enums";
 import { Header } from "./header";
 import { encodePairs } from "./internal/pairs";
 import { RET_U32, RET_PTR, RET_LEN, clearReturnSlots, takeReturnedBuffer } from "./internal/memory";
-import { registerHttpCall, registerGrpcCall, forgetGrpcCall } from "./internal/dispatch";
+import { registerHttpCall, registerGrpcCall, forgetGrpcCall, closingUnaryWithOk } from "./internal/dispatch";
 import { encodeUtf8, decodeUtf8 } from "./utf8";
 
 /** Receives the response of one HTTP callout. */
@@ -27,7 +27,11 @@ export abstract class GrpcHandler {
   onMessage(size: usize): void {}
   /** Trailing metadata arrived (read grpcTrailingMetadata). */
   onTrailingMetadata(numElements: u32): void {}
-  /** The call ended with a gRPC status; `grpcStatusMessage()` gives its message, only here. */
+  /**
+   * The call ended with a gRPC status; `grpcStatusMessage()` gives its message, only here. Every call ends
+   * here exactly once: a unary call that succeeded gets onClose(GrpcStatus.Ok) right after its onMessage
+   * (Envoy reports only failures of unary calls as a close).
+   */
   onClose(status: u32): void {}
 }
 
@@ -72,7 +76,7 @@ export function grpcCall(upstream: string, service: string, method: string, init
     changetype<usize>(m), <usize>m.byteLength, changetype<usize>(md), <usize>md.byteLength,
     changetype<usize>(message), <usize>message.byteLength, timeoutMilliseconds, RET_U32);
   const token = load<u32>(RET_U32);
-  if (r == WasmResult.Ok) registerGrpcCall(token, handler);
+  if (r == WasmResult.Ok) registerGrpcCall(token, handler, true);
   return new CallResult(r, token);
 }
 
@@ -106,7 +110,7 @@ export function grpcStream(upstream: string, service: string, method: string, in
     changetype<usize>(m), <usize>m.byteLength, changetype<usize>(md), <usize>md.byteLength, RET_U32);
   if (lastGrpcStreamResult != WasmResult.Ok) return null;
   const token = load<u32>(RET_U32);
-  registerGrpcCall(token, handler);
+  registerGrpcCall(token, handler, false);
   return new GrpcStream(token);
 }
 
@@ -121,6 +125,7 @@ export function cancelGrpcCall(token: u32): WasmResult {
 
 /** The status message of the gRPC call being closed (valid only inside GrpcHandler.onClose). */
 export function grpcStatusMessage(): string {
+  if (closingUnaryWithOk) return "";
   clearReturnSlots();
   const r = abi.proxy_get_status(RET_U32, RET_PTR, RET_LEN);
   if (r != WasmResult.Ok) return "";

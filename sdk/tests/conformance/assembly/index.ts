@@ -4,7 +4,7 @@
 // their observable results be compared.
 //
 // Plugin configuration (JSON): {"callout_cluster": "echo", "grpc_cluster": "grpc", "tick_ms": 10,
-//   "reroute_header": "x-route", "fail": false}
+//   "reroute_header": "x-route", "fail": false, "gc_every": 16}
 
 export * from "proxy-wasm-as/exports";
 
@@ -17,7 +17,7 @@ import {
   resolveSharedQueue, enqueueSharedQueue, dequeueSharedQueue, Counter, Gauge, Histogram, attributes, getProperty,
   getPropertyString, setProperty, clearRouteCache, callForeignFunction, log, nowNanos, randomU32, ConfigErrors,
   readPluginConfig, readVmConfig, encodeUtf8, decodeUtf8, isValidUtf8, PeerType, lastSharedDataResult, lastQueueResult,
-  vmConfiguration,
+  vmConfiguration, setGarbageCollectionInterval,
 } from "proxy-wasm-as";
 
 const QUEUE_NAME = "conformance-queue";
@@ -47,7 +47,8 @@ class ConformanceRoot extends RootContext {
     const errors = new ConfigErrors();
     const cfg = readPluginConfig(errors);
     if (cfg !== null) {
-      cfg.allowOnly(["callout_cluster", "grpc_cluster", "tick_ms", "reroute_header", "fail"]);
+      cfg.allowOnly(["callout_cluster", "grpc_cluster", "tick_ms", "reroute_header", "fail", "gc_every"]);
+      setGarbageCollectionInterval(<i32>cfg.int("gc_every", 16, 1, i32.MAX_VALUE));
       this.calloutCluster = cfg.string("callout_cluster", "echo");
       this.grpcCluster = cfg.string("grpc_cluster", "grpc");
       this.tickMs = <u32>cfg.int("tick_ms", 10, 1, 60000);
@@ -91,11 +92,15 @@ class ConformanceRoot extends RootContext {
 
   onQueueReady(queueId: u32): void {
     // Move every queued message into shared data so a later request can observe it.
+    let moved = 0;
     let msg = dequeueSharedQueue(queueId);
     while (msg !== null) {
       setSharedData("conformance.queue.last", msg);
+      moved++;
       msg = dequeueSharedQueue(queueId);
     }
+    // Logged so a test can wait for the delivery, which Envoy posts to the registering thread.
+    log.info("conformance: queue ready, moved " + moved.toString() + " message(s)");
   }
 
   newHttpContext(contextId: u32): HttpContext | null { return new ConformanceStream(contextId, this); }
@@ -124,8 +129,9 @@ class CalloutResume extends HttpCallHandler {
     const status = httpCallResponseHeaders.get(":status");
     requestHeaders.replace("x-callout-status", status !== null ? status : "none");
     requestHeaders.replace("x-callout-body-bytes", bodySize.toString());
-    const body = httpCallResponseBody.read(0, 16);
-    requestHeaders.replace("x-callout-body-prefix", decodeUtf8(body));
+    // The whole (small) body, so a test can compare what the callout upstream was sent.
+    const body = httpCallResponseBody.read(0, 1024);
+    requestHeaders.replace("x-callout-body", decodeUtf8(body));
     this.stream.resumeRequest();
   }
 }
@@ -245,7 +251,9 @@ class ConformanceStream extends HttpContext {
       return Action.Continue;
     }
     if (sc == "grpc") {
-      const r = grpcCall(this.conf.grpcCluster, "conformance.Echo", "Unary", [Header.of("x-md", "1")], encodeUtf8("ping"), 5000, new GrpcResume(this));
+      // `x-grpc-method` picks another method, e.g. one the server does not implement (a failed call).
+      const m = requestHeaders.get("x-grpc-method");
+      const r = grpcCall(this.conf.grpcCluster, "conformance.Echo", m !== null ? m : "Unary", [Header.of("x-md", "1")], encodeUtf8("ping"), 5000, new GrpcResume(this));
       if (!r.ok) { sendHttpResponse(500, "grpc_refused", "grpc refused: " + r.result.toString() + "\n"); }
       return Action.Pause;
     }
@@ -257,8 +265,12 @@ class ConformanceStream extends HttpContext {
       return Action.Pause;
     }
     if (sc == "properties") {
+      // A one-segment name round-trips through filter state. A nested path does not in Envoy: the write
+      // stores the whole path as one key, the read looks up the first segment and indexes into it.
       setProperty(["conformance_note"], encodeUtf8("set-by-filter"));
       const note = getPropertyString(["conformance_note"]);
+      setProperty(["conformance", "nested"], encodeUtf8("set-by-filter"));
+      requestHeaders.replace("x-prop-nested", orNone(getPropertyString(["conformance", "nested"])));
       requestHeaders.replace("x-prop-path", orNone(attributes.request.path()));
       requestHeaders.replace("x-prop-method", orNone(attributes.request.method()));
       requestHeaders.replace("x-prop-host", orNone(attributes.request.host()));
@@ -311,7 +323,12 @@ class ConformanceStream extends HttpContext {
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): Action {
     responseHeaders.replace("x-conformance", "1");
-    if (this.scenario == "response-body") responseHeaders.remove("content-length");
+    if (this.scenario == "response-body") {
+      // The rewrite changes the length; keep the upstream's for the test to check against "bytes seen".
+      const length = responseHeaders.get("content-length");
+      responseHeaders.replace("x-upstream-content-length", orNone(length));
+      responseHeaders.remove("content-length");
+    }
     return Action.Continue;
   }
 

@@ -1,0 +1,276 @@
+// Token buckets in shared data, exact across all worker VMs of one Envoy.
+//
+// One bucket is one shared-data value of BUCKET_BYTES, updated with compare-and-swap (the SDK's
+// atomicUpdate, which is also exact when two workers create the same key at once). Refill is computed
+// from timestamps, never from a timer: a bucket gains `tokens_per_fill` at each whole `fill_interval`
+// after its anchor, so no token appears before its tick, and never holds more than `max_tokens`.
+//
+// Layout (little-endian):
+//   0  u32 magic "RL01"      4  u32 max_tokens      8  u32 tokens_per_fill   12 u32 tokens
+//   16 u64 fill_interval_ns  24 u64 anchor_ns (time of the last whole fill)  32 u64 key fingerprint
+//
+// Dynamic descriptors (a value per client, per user...) would need unbounded keys, and shared data has
+// no delete. They live instead in a fixed table of slots: a key's keyed hashes name four candidate slots,
+// and the slot stores a 64-bit fingerprint of the key (a second keyed hash) to tell keys apart. A new key
+// takes a slot that is empty or whose bucket is full (a full bucket is indistinguishable from a new one,
+// so evicting it loses nothing); when all its candidates hold other keys' non-full buckets, the new key
+// is charged to the first candidate's bucket (shared: stricter, never looser, for both keys).
+
+import { SharedDataUpdater, atomicUpdate, WasmResult } from "proxy-wasm-as";
+
+// @ts-ignore: decorator
+@inline export const BUCKET_BYTES: i32 = 40;
+// @ts-ignore: decorator
+@inline const MAGIC: u32 = 0x31304c52; // "RL01"
+/** CAS retries before giving up; 4 workers contending on one bucket settle in a handful. */
+// @ts-ignore: decorator
+@inline export const MAX_ATTEMPTS: i32 = 64;
+
+/** A token bucket's configuration. */
+export class BucketParams {
+  constructor(public maxTokens: u32, public tokensPerFill: u32, public fillIntervalNs: u64) {}
+}
+
+/** How a consume treats a slot that holds another key's bucket. */
+export const enum Policy {
+  /** Use the slot only if it holds this key. */
+  MatchOnly = 0,
+  /** This key, or an empty or full (idle) slot, which is taken over. */
+  MatchOrTakeover = 1,
+  /** This key; anything else is reset to this key (fixed keys: only a config change puts another key there). */
+  Own = 2,
+  /** This key; or else charge whatever bucket is there, keeping its owner. */
+  Share = 3,
+}
+
+export const enum Outcome {
+  Miss = 0,
+  Allowed = 1,
+  Denied = 2,
+}
+
+/**
+ * One consume of `hits` tokens. atomicUpdate may call `update` several times under contention; the
+ * result fields describe the last call, which is the one that took effect.
+ */
+export class ConsumeUpdater extends SharedDataUpdater {
+  fingerprint: u64 = 0;
+  params: BucketParams = new BucketParams(1, 1, 1_000_000_000);
+  nowNs: u64 = 0;
+  policy: Policy = Policy.Own;
+  hits: u32 = 1;
+
+  // Results.
+  outcome: Outcome = Outcome.Miss;
+  /** max_tokens of the bucket charged. */
+  limit: u32 = 0;
+  /** Tokens left after this consume. */
+  remaining: u32 = 0;
+  /** Nanoseconds until the bucket's next fill. */
+  untilFillNs: u64 = 0;
+  /** Fingerprint of the bucket charged (another key's when shared). */
+  chargedFingerprint: u64 = 0;
+  /** True when the bucket charged belongs to another key (Policy.Share found no room). */
+  shared: bool = false;
+
+  // Scratch state of the bucket being updated.
+  private max: u32 = 0;
+  private perFill: u32 = 0;
+  private interval: u64 = 1;
+  private tokens: u32 = 0;
+  private anchor: u64 = 0;
+  private owner: u64 = 0;
+  /** The wall clock went back past an interval and the anchor moved: must be stored even on a denial. */
+  private reanchored: bool = false;
+  private readonly out: ArrayBuffer = new ArrayBuffer(BUCKET_BYTES);
+
+  update(current: ArrayBuffer | null): ArrayBuffer | null {
+    this.shared = false;
+    this.reanchored = false;
+    const occupied = current !== null && this.read(current);
+    let fresh = !occupied;
+    if (occupied) {
+      if (this.owner == this.fingerprint) {
+        // Same key, different limits: the configuration changed. Envoy builds new buckets on a config
+        // update, and so does this filter.
+        if (this.max != this.params.maxTokens || this.perFill != this.params.tokensPerFill || this.interval != this.params.fillIntervalNs) fresh = true;
+        else this.refill();
+      } else {
+        this.refill();
+        const idle = this.tokens >= this.max;
+        if (this.policy == Policy.MatchOnly) { this.outcome = Outcome.Miss; return null; }
+        if (this.policy == Policy.MatchOrTakeover) {
+          if (!idle) { this.outcome = Outcome.Miss; return null; }
+          fresh = true;
+        } else if (this.policy == Policy.Own) {
+          fresh = true;
+        } else {
+          this.shared = true; // Policy.Share: charge the occupant's bucket with its own limits
+        }
+      }
+    } else if (this.policy == Policy.MatchOnly) {
+      this.outcome = Outcome.Miss;
+      return null;
+    }
+    if (fresh) {
+      this.max = this.params.maxTokens;
+      this.perFill = this.params.tokensPerFill;
+      this.interval = this.params.fillIntervalNs;
+      this.tokens = this.max;
+      this.anchor = this.nowNs;
+      this.owner = this.fingerprint;
+    }
+    this.limit = this.max;
+    this.chargedFingerprint = this.owner;
+    this.untilFillNs = this.anchor + this.interval > this.nowNs ? this.anchor + this.interval - this.nowNs : 0;
+    if (this.tokens >= this.hits) {
+      this.tokens -= this.hits;
+      this.remaining = this.tokens;
+      this.outcome = Outcome.Allowed;
+      return this.write();
+    }
+    this.remaining = this.tokens;
+    this.outcome = Outcome.Denied;
+    // A denial changes nothing a later refill would not recompute; only a new bucket must be stored.
+    return fresh || this.reanchored ? this.write() : null;
+  }
+
+  /** Loads a stored bucket; false when the value is not one (missing, cleared or foreign). */
+  private read(v: ArrayBuffer): bool {
+    if (v.byteLength != BUCKET_BYTES) return false;
+    const p = changetype<usize>(v);
+    if (load<u32>(p) != MAGIC) return false;
+    this.max = load<u32>(p, 4);
+    this.perFill = load<u32>(p, 8);
+    this.tokens = load<u32>(p, 12);
+    this.interval = load<u64>(p, 16);
+    this.anchor = load<u64>(p, 24);
+    this.owner = load<u64>(p, 32);
+    return this.max > 0 && this.perFill > 0 && this.interval > 0;
+  }
+
+  /** Adds the fills that completed between the anchor and now; moves the anchor to the last of them. */
+  private refill(): void {
+    const now = this.nowNs;
+    if (now < this.anchor) {
+      // The wall clock went back. Within one interval, wait for it; beyond, re-anchor at now, so a clock
+      // step back does not freeze the bucket for as long as the step.
+      if (this.anchor - now > this.interval) {
+        this.anchor = now;
+        this.reanchored = true;
+      }
+      return;
+    }
+    const fills = (now - this.anchor) / this.interval;
+    if (fills == 0) return;
+    const missing = <u64>(this.max - (this.tokens < this.max ? this.tokens : this.max));
+    // fills * perFill may overflow for a long idle bucket: compare with what is missing first.
+    if (fills >= (missing + <u64>this.perFill - 1) / <u64>this.perFill) this.tokens = this.max;
+    else this.tokens += <u32>(fills * <u64>this.perFill);
+    this.anchor += fills * this.interval;
+  }
+
+  private write(): ArrayBuffer {
+    const p = changetype<usize>(this.out);
+    store<u32>(p, MAGIC);
+    store<u32>(p, this.max, 4);
+    store<u32>(p, this.perFill, 8);
+    store<u32>(p, this.tokens, 12);
+    store<u64>(p, this.interval, 16);
+    store<u64>(p, this.anchor, 24);
+    store<u64>(p, this.owner, 32);
+    return this.out;
+  }
+}
+
+/** Gives tokens back to a bucket (a request denied by a later bucket), if the bucket still has that owner. */
+export class RefundUpdater extends SharedDataUpdater {
+  fingerprint: u64 = 0;
+  hits: u32 = 1;
+  private readonly out: ArrayBuffer = new ArrayBuffer(BUCKET_BYTES);
+
+  update(current: ArrayBuffer | null): ArrayBuffer | null {
+    if (current === null || current.byteLength != BUCKET_BYTES) return null;
+    const p = changetype<usize>(current);
+    if (load<u32>(p) != MAGIC || load<u64>(p, 32) != this.fingerprint) return null;
+    const max = load<u32>(p, 4);
+    const tokens = load<u32>(p, 12);
+    const back = <u64>tokens + <u64>this.hits;
+    memory.copy(changetype<usize>(this.out), p, <usize>BUCKET_BYTES);
+    store<u32>(changetype<usize>(this.out), back > <u64>max ? max : <u32>back, 12);
+    return this.out;
+  }
+}
+
+/** A bucket that was charged, so it can be refunded. */
+export class Charged {
+  constructor(public key: string, public fingerprint: u64) {}
+}
+
+/**
+ * Consumes from a bucket at a fixed key (the default bucket, a descriptor with fixed values).
+ * Returns the key charged, or null when shared data failed (the updater's outcome is then Miss).
+ */
+export function consumeFixed(key: string, u: ConsumeUpdater): string | null {
+  u.policy = Policy.Own;
+  u.outcome = Outcome.Miss;
+  const r = atomicUpdate(key, u, MAX_ATTEMPTS);
+  return r == WasmResult.Ok && u.outcome != Outcome.Miss ? key : null;
+}
+
+/** How many slots a dynamic key may live in: with 4 candidates, sharing needs all 4 busy at once. */
+// @ts-ignore: decorator
+@inline export const CANDIDATES: i32 = 4;
+
+/**
+ * Consumes from a dynamic key's bucket in the slot table: its own slot if it has one (candidates in
+ * order), else an empty or idle candidate, else shared with the first candidate's owner. `slots` holds
+ * CANDIDATES slot indices (duplicates allowed). Returns the key charged, or null on a shared-data failure.
+ */
+export function consumeSlot(prefix: string, slots: StaticArray<u32>, u: ConsumeUpdater): string | null {
+  const keys = new StaticArray<string>(CANDIDATES);
+  for (let i = 0; i < CANDIDATES; i++) {
+    let dup = -1;
+    for (let j = 0; j < i; j++) if (unchecked(slots[j]) == unchecked(slots[i])) { dup = j; break; }
+    unchecked(keys[i] = dup >= 0 ? unchecked(keys[dup]) : prefix + unchecked(slots[i]).toString());
+  }
+  for (let pass = 0; pass < 2; pass++) {
+    const policy = pass == 0 ? Policy.MatchOnly : Policy.MatchOrTakeover;
+    for (let i = 0; i < CANDIDATES; i++) {
+      if (isDuplicate(slots, i)) continue;
+      const r = step(unchecked(keys[i]), policy, u);
+      if (r != MISSED) return r == DECIDED ? unchecked(keys[i]) : null;
+    }
+  }
+  return step(unchecked(keys[0]), Policy.Share, u) == DECIDED ? unchecked(keys[0]) : null;
+}
+
+function isDuplicate(slots: StaticArray<u32>, i: i32): bool {
+  for (let j = 0; j < i; j++) if (unchecked(slots[j]) == unchecked(slots[i])) return true;
+  return false;
+}
+
+// @ts-ignore: decorator
+@inline const DECIDED: i32 = 1;
+// @ts-ignore: decorator
+@inline const MISSED: i32 = 0;
+// @ts-ignore: decorator
+@inline const FAILED: i32 = -1;
+
+/** One atomic attempt on one slot with one policy. */
+function step(key: string, policy: Policy, u: ConsumeUpdater): i32 {
+  u.policy = policy;
+  u.outcome = Outcome.Miss;
+  if (atomicUpdate(key, u, MAX_ATTEMPTS) != WasmResult.Ok) {
+    u.outcome = Outcome.Miss;
+    return FAILED;
+  }
+  return u.outcome == Outcome.Miss ? MISSED : DECIDED;
+}
+
+/** Gives `hits` tokens back to a charged bucket. */
+export function refund(c: Charged, hits: u32, u: RefundUpdater): void {
+  u.fingerprint = c.fingerprint;
+  u.hits = hits;
+  atomicUpdate(c.key, u, MAX_ATTEMPTS);
+}

@@ -174,7 +174,7 @@ describe("callouts", () => {
     const up = new Map(s.upstream.headers!);
     expect(up.get("x-callout-status")).toBe("200");
     expect(up.get("x-callout-body-bytes")).toBe("34");
-    expect(up.get("x-callout-body-prefix")).toBe('{"method":"GET",');
+    expect(up.get("x-callout-body")).toBe('{"method":"GET","path":"/callout"}');
   });
 
   test("a failed callout reaches the handler with no headers", async () => {

@@ -160,6 +160,22 @@ describe("routing: source address", () => {
   });
 });
 
+describe("routing: CIDR text forms", () => {
+  const accepted = ["0.0.0.0/0", "::/0", "::", "::1", "1::", "1:2:3:4:5:6:7:8/128", "1:2:3:4:5:6:7::", "::ffff:1.2.3.4/128", "fe80::1:2/128", "10.0.0.0/8"];
+  test.each(accepted)("%s is accepted", async (cidr) => {
+    await expect(routingHost(oneRule({ sourceCidr: cidr }))).resolves.toBeDefined();
+  });
+  const rejected = ["1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8::", "01.2.3.4", "1.2.3.4.5", "256.1.1.1", "1:2", "::g", ":1::", "1:", "10.0.0.0/", "10.0.0.0/x", ""];
+  test.each(rejected)("%j is rejected", async (cidr) => {
+    expect(await configError(oneRule({ sourceCidr: cidr }))).toMatch(/^http\[0\]\(probe\)\.match\[0\]\.sourceCidr: /);
+  });
+  test("/0 matches every address of its family only", async () => {
+    const host = await routingHost(oneRule({ sourceCidr: "0.0.0.0/0" }));
+    expect(subsetOf(host, { properties: { "source.address": "203.0.113.9:1" } })).toBe("hit");
+    expect(subsetOf(host, { properties: { "source.address": "[2001:db8::1]:1" } })).toBe("miss");
+  });
+});
+
 describe("routing: combining conditions and rules", () => {
   test("all conditions of a match block must hold", async () => {
     const host = await routingHost(oneRule({ headers: { "end-user": { exact: "jason" } }, uri: { prefix: "/api" } }));

@@ -2,9 +2,10 @@
 // files by path (assemblyscript, jest, ts-jest) stay external and resolve from node_modules.
 import { build } from "esbuild";
 
+// The CLI, plus the libraries a filter project's tests import as "pwas/emulator", "pwas/envoy", "pwas/build".
 await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/pwas.js",
+  entryPoints: { pwas: "src/cli/main.ts", emulator: "src/emulator/index.ts", envoy: "src/envoy/index.ts", build: "src/build/index.ts" },
+  outdir: "dist",
   bundle: true,
   platform: "node",
   target: "node20",

@@ -4,6 +4,11 @@ import { join } from "node:path";
 import { PwasError } from "../errors";
 import { loadFilterProject } from "./build";
 
+function toolkitModulePattern(): string {
+  const bundled = __filename.endsWith(join("dist", "pwas.js")) || __filename.endsWith(join("dist", "build.js"));
+  return bundled ? join(__dirname, "$1.js") : join(__dirname, "..", "$1");
+}
+
 /**
  * Runs a filter's tests (tests/**\/*.test.ts, TypeScript through ts-jest) with jest. The tests build the
  * module themselves or read build/<name>.wasm; `pwas test` builds first so they always see fresh code.
@@ -19,6 +24,9 @@ export async function testFilter(dir: string, extraJestArgs: string[] = [], sign
     testMatch: ["<rootDir>/tests/**/*.test.ts"],
     transform: { "^.+\\.ts$": [require.resolve("ts-jest"), { isolatedModules: true, diagnostics: false }] },
     testTimeout: 60000,
+    // Tests import the toolkit as "pwas/emulator" etc.: the bundles next to the CLI, or the sources when
+    // this runs from the toolkit's own checkout without a bundle.
+    moduleNameMapper: { "^pwas/(emulator|envoy|build)$": toolkitModulePattern() },
   };
   return await new Promise<number>((resolvePromise, reject) => {
     const child = spawn(process.execPath, [jestBin, "--config", JSON.stringify(config), ...extraJestArgs], {

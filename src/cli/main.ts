@@ -31,7 +31,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return 0;
   }
   if (name === "--version") {
-    io.out(require("../../package.json").version);
+    io.out(require("../../package.json").version as string);
     return 0;
   }
   const command = commands.find((c) => c.name === name);

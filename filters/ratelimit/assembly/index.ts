@@ -367,7 +367,6 @@ class RateLimitStream extends HttpContext {
       log.warn("ratelimit: cannot call the rate limit service on cluster " + cfg.cluster + " (" + call.result.toString() + ")");
       return this.failure(root, cfg, false);
     }
-    handler.token = call.token;
     this.pendingToken = call.token;
     this.pending = true;
     return Action.Pause;
@@ -424,25 +423,21 @@ class RateLimitStream extends HttpContext {
   }
 }
 
-/** One ShouldRateLimit call for one stream. */
+/** One ShouldRateLimit call for one stream. The SDK ends every call in onClose, a success too. */
 class ServiceCall extends GrpcHandler {
-  token: u32 = 0;
+  response: RateLimitResponse | null = null;
+  received: bool = false;
   constructor(public stream: RateLimitStream) { super(); }
 
   onMessage(size: usize): void {
-    const resp = decodeRateLimitResponse(grpcReceiveBuffer.read());
-    // Envoy ends a successful unary call with this message and no close event: forget the handler here.
-    cancelGrpcCall(this.token);
-    this.stream.onServiceResponse(resp);
+    this.received = true;
+    this.response = decodeRateLimitResponse(grpcReceiveBuffer.read());
   }
 
   onClose(status: u32): void {
-    if (status == 0) {
-      // Closed with OK but no message: an empty response, which decodes as overall_code UNKNOWN.
-      this.stream.onServiceResponse(null);
-      return;
-    }
-    this.stream.onServiceError(status);
+    // OK with no message is an empty response, which reads as overall_code UNKNOWN: an error too.
+    if (status == 0) this.stream.onServiceResponse(this.received ? this.response : null);
+    else this.stream.onServiceError(status);
   }
 }
 

@@ -251,7 +251,7 @@ describe("emulator: callouts, TCP and foreign functions at the ABI level", () =>
     host.runInContext(host.rootContextId(), (_env: Env, mem) => {
       expect(text(readOut(mem, 400, 404))).toBe("pong");
       expect(new DataView(mem().buffer).getUint32(300, true)).toBe(14);
-      expect(text(readOut(mem, 304, 308))).toBe("upstream down");
+      expect(text(readOut(mem, 304, 308))).toBe("upstream down{via_upstream}"); // Envoy appends the details
     });
     expect(host.grpcCalls()).toEqual([]);
   });

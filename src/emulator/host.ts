@@ -180,6 +180,15 @@ function seededRandom(seed: number): (n: number) => Uint8Array {
   };
 }
 
+/**
+ * The status message Envoy's gRPC client reports for a failure the upstream sent: the upstream's grpc-message
+ * with the response code details appended, "msg{via_upstream}", or just "via_upstream" when it sent none
+ * (observed in Envoy 1.40 for trailers-only and for trailers after headers alike).
+ */
+function viaUpstream(message: string): string {
+  return message === "" ? "via_upstream" : `${message}{via_upstream}`;
+}
+
 export class Host {
   readonly clock: VirtualClock;
   readonly sharedData: SharedData;
@@ -495,7 +504,12 @@ export class Host {
       });
       return;
     }
-    if (this.grpcCallMap.has(token)) this.respondGrpcCall(token, { status: 4, statusMessage: "" });
+    const call = this.grpcCallMap.get(token);
+    if (!call) return;
+    // Envoy's own timeout, not the upstream's answer: no "{via_upstream}" detail on the message.
+    this.grpcCallMap.delete(token);
+    const root = this.contexts.get(call.contextId) as RootContext | undefined;
+    if (root && !this.failed) this.grpcClose(root, token, 4, "");
   }
 
   // ---------------------------------------------------------------- inspection
@@ -655,6 +669,7 @@ export class Host {
    * Answers a gRPC call or stream. A unary call gets proxy_on_grpc_receive when status is 0 (Envoy does
    * not deliver metadata for unary calls) or proxy_on_grpc_close(status) otherwise. A stream gets
    * initial metadata, the message, trailing metadata and then close, for whichever are given.
+   * `statusMessage` is what the upstream sent; the module reads it back as Envoy reports it ("msg{via_upstream}").
    */
   respondGrpcCall(token: number, res: GrpcResponse): void {
     if (calloutKind(token) === CalloutKind.GrpcStream) {
@@ -668,7 +683,7 @@ export class Host {
     const root = this.contexts.get(call.contextId) as RootContext | undefined;
     if (!root || this.failed) return;
     if (res.status === 0) this.grpcReceive(root, token, toBytes(res.message ?? ""));
-    else this.grpcClose(root, token, res.status, res.statusMessage ?? "");
+    else this.grpcClose(root, token, res.status, viaUpstream(res.statusMessage ?? ""));
   }
 
   /** Delivers data on an open gRPC stream (any of initial metadata, a message, trailing metadata). */
@@ -696,7 +711,10 @@ export class Host {
     }
   }
 
-  /** The remote end closes a gRPC stream: proxy_on_grpc_close(status), get_status gives status and message. */
+  /**
+   * The remote end closes a gRPC stream: proxy_on_grpc_close(status), get_status gives status and message
+   * (for a failure, as Envoy reports it: "msg{via_upstream}").
+   */
   closeGrpcStream(token: number, status: number, message = ""): void {
     const s = this.grpcStreamMap.get(token);
     if (!s) throw new Error(`no open gRPC stream with token ${token}`);
@@ -704,7 +722,7 @@ export class Host {
     if (s.localClosed) this.grpcStreamMap.delete(token);
     const root = this.contexts.get(s.contextId) as RootContext | undefined;
     if (!root || this.failed) return;
-    this.grpcClose(root, token, status, message);
+    this.grpcClose(root, token, status, status === 0 ? message : viaUpstream(message));
   }
 
   private grpcReceive(root: RootContext, token: number, message: Uint8Array): void {

@@ -1,0 +1,9 @@
+/** Test services on loopback: redis-server and the envoyproxy/ratelimit service, started and always stopped. */
+export { freePort, ServiceProcess } from "./child";
+export { locateRatelimitService, locateRedisServer, RATELIMIT_LOCAL_BIN, SETUP_COMMAND, type Located } from "./locate";
+export { startRedis, type RedisOptions, type StartedRedis } from "./redis";
+export {
+  startRatelimitService, type RatelimitDescriptorConfig, type RatelimitDomainConfig, type RatelimitServiceOptions,
+  type StartedRatelimitService,
+} from "./ratelimit";
+export { servicesHarness, type ServicesHarness } from "./testing";

@@ -1,0 +1,40 @@
+import { httpGet } from "../envoy/instance";
+import { locateRatelimitService, locateRedisServer } from "./locate";
+import { servicesHarness } from "./testing";
+
+const redis = locateRedisServer();
+const service = locateRatelimitService();
+if (!redis.ok) console.log(`services tests skipped: ${redis.reason}`);
+else if (!service.ok) console.log(`ratelimit service test skipped: ${service.reason}`);
+
+const describeRedis = redis.ok ? describe : describe.skip;
+const testService = redis.ok && service.ok ? test : test.skip;
+
+describeRedis("services: redis-server and the ratelimit service on free loopback ports", () => {
+  const h = servicesHarness();
+
+  test("redis-server starts on a free port, answers commands and is gone after cleanup", async () => {
+    const r = await h.startRedis();
+    expect(await r.command("SET", "k", "v")).toBe("+OK\r\n");
+    expect(await r.command("GET", "k")).toBe("$1\r\nv\r\n");
+    await h.cleanup();
+    await expect(r.command("PING")).rejects.toThrow();
+  });
+
+  test("two Redis instances get distinct ports", async () => {
+    const [a, b] = await Promise.all([h.startRedis(), h.startRedis()]);
+    expect(a.port).not.toBe(b.port);
+  });
+
+  testService("the ratelimit service starts against Redis, answers its health check and serves gRPC, and is gone after cleanup", async () => {
+    const r = await h.startRedis();
+    const s = await h.startRatelimitService({
+      redisAddress: r.address,
+      domains: [{ domain: "svc-test", descriptors: [{ key: "k", value: "v", rate_limit: { unit: "minute", requests_per_unit: 3 } }] }],
+    });
+    expect((await httpGet(`http://127.0.0.1:${s.httpPort}/healthcheck`)).status).toBe(200);
+    // Decisions are checked through Envoy in e2e/ratelimit-global.test.ts.
+    await h.cleanup();
+    await expect(httpGet(`http://127.0.0.1:${s.httpPort}/healthcheck`, 500)).rejects.toThrow();
+  });
+});

@@ -301,6 +301,12 @@ class ConformanceStream extends HttpContext {
       requestHeaders.replace("x-log-level", log.level().toString());
       return Action.Continue;
     }
+    if (sc == "body-replace" || sc == "body-append" || sc == "body-prepend") {
+      // The body will change length: Envoy forwards content-length as it is, so drop it (the codec then
+      // frames the new body itself) or the upstream reads a truncated or overlong body.
+      requestHeaders.remove("content-length");
+      return Action.Continue;
+    }
     if (sc == "trap") {
       // Deliberate failure: exercises the abort handler and Envoy's failure_policy.
       abort("conformance trap requested");

@@ -390,18 +390,27 @@ class FaultStream extends HttpContext {
 
   onResponseBody(bodySize: usize, endOfStream: bool): Action {
     if (this.rate == 0) return Action.Continue;
-    if (this.wakeAt != 0) { this.held = <u64>bodySize; return <Action>2; } // still waiting: keep buffering
     const now = nowNanos();
     if (this.paceStart == 0) this.paceStart = now;
-    // Bytes may leave at `rate`: the next chunk may go once everything sent so far has had its time.
-    const allowedAt = this.paceStart + this.released * 1_000_000_000 / this.rate;
+    if (this.wakeAt != 0) {
+      // More data joined the held buffer. With StopIterationAndWatermark Envoy reports only the new
+      // bytes (it reports the whole buffer only for StopIterationAndBuffer): add them up. The buffer now
+      // leaves when all of it has had its time.
+      this.held += <u64>bodySize;
+      this.wakeAt = this.paceStart + (this.released + this.held) * 1_000_000_000 / this.rate;
+      return <Action>2;
+    }
+    // A chunk may leave once the rate allows its last byte: Envoy hands over whole buffers (a buffer
+    // cannot be released in part), so the response is never faster than the limit, in chunk-sized steps.
+    const allowedAt = this.paceStart + (this.released + <u64>bodySize) * 1_000_000_000 / this.rate;
     if (allowedAt <= now + DUE_SLACK_NS) {
       this.released += <u64>bodySize;
       return Action.Continue;
     }
     this.held = <u64>bodySize;
     this.fault.wait(this, allowedAt);
-    // StopIterationAndWatermark: Envoy buffers and, above its buffer limit, stops reading the upstream.
+    // StopIterationAndWatermark: Envoy buffers and, above its buffer limit, stops reading the upstream
+    // instead of failing the response.
     return <Action>2;
   }
 

@@ -363,28 +363,41 @@ describe("fault: which requests", () => {
 });
 
 describe("fault: response_rate_limit (chunk-paced, see README)", () => {
-  test("fixed_limit 1 KiB/s lets a 1 KiB chunk out per second", async () => {
+  test("fixed_limit 1 KiB/s: each 1 KiB chunk leaves when the rate allows its last byte", async () => {
     const host = await start({ response_rate_limit: { fixed_limit: { limit_kbps: 1 }, percentage: { numerator: 100 } } });
     const { s, action } = send(host);
     expect(action).toBe(Action.Continue);
     expect(metric(host, "fault.response_rl_injected")).toBe(1);
-    s.sendResponseHeaders([[":status", "200"]]);
+    expect(s.sendResponseHeaders([[":status", "200"]])).toBe(Action.Continue); // headers are not held
     const chunk = Buffer.alloc(1024, 0x61);
-    expect(s.sendResponseBody(chunk)).toBe(Action.Continue); // the first chunk goes at once
     expect(s.sendResponseBody(chunk)).toBe(Action.Pause);
-    expect(s.downstream.body.length).toBe(1024);
     host.advanceTime(999);
-    expect(s.downstream.body.length).toBe(1024);
+    expect(s.downstream.body.length).toBe(0);
     host.advanceTime(1);
-    expect(s.downstream.body.length).toBe(2048);
-    s.sendResponseBody(chunk, true);
-    host.advanceTime(999);
-    expect(s.downstream.endOfStream).toBe(false);
+    expect(s.downstream.body.length).toBe(1024);
+    // A 2 KiB chunk right after: it may leave once its last byte is due, at 3 s.
+    expect(s.sendResponseBody(Buffer.alloc(2048, 0x62), true)).toBe(Action.Pause);
+    host.advanceTime(1999);
+    expect(s.downstream.body.length).toBe(1024);
     host.advanceTime(1);
     expect(s.downstream.body.length).toBe(3072);
     expect(s.downstream.endOfStream).toBe(true);
     s.complete();
     expect(metric(host, "fault.active_faults")).toBe(0);
+    host.advanceTime(2);
+    expect(host.tickPeriodMs()).toBe(0);
+  });
+
+  test("a slow upstream is not slowed further: chunks within the rate pass at once", async () => {
+    const host = await start({ response_rate_limit: { fixed_limit: { limit_kbps: 100 }, percentage: { numerator: 100 } } });
+    const { s } = send(host);
+    s.sendResponseHeaders([[":status", "200"]]);
+    host.advanceTime(1000);
+    expect(s.sendResponseBody(Buffer.alloc(1024))).toBe(Action.Pause); // pacing starts with the first byte
+    host.advanceTime(10);
+    expect(s.downstream.body.length).toBe(1024);
+    host.advanceTime(1000);
+    expect(s.sendResponseBody(Buffer.alloc(1024))).toBe(Action.Continue);
   });
 
   test("x-envoy-fault-throughput-response sets the rate with header_limit", async () => {
@@ -396,9 +409,10 @@ describe("fault: response_rate_limit (chunk-paced, see README)", () => {
     expect(none.s.sendResponseBody(Buffer.alloc(10))).toBe(Action.Continue);
     const { s } = send(host, [["x-envoy-fault-throughput-response", "2"]]);
     s.sendResponseHeaders([[":status", "200"]]);
-    expect(s.sendResponseBody(Buffer.alloc(2048))).toBe(Action.Continue);
-    expect(s.sendResponseBody(Buffer.alloc(10), true)).toBe(Action.Pause);
-    host.advanceTime(1000);
+    expect(s.sendResponseBody(Buffer.alloc(2048), true)).toBe(Action.Pause);
+    host.advanceTime(999);
+    expect(s.downstream.endOfStream).toBe(false);
+    host.advanceTime(1);
     expect(s.downstream.endOfStream).toBe(true);
   });
 });

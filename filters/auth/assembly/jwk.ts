@@ -96,6 +96,16 @@ export function parseJwks(bytes: ArrayBuffer): JwksResult {
     if (keys.length > MAX_KEYS) return new JwksResult(null, "Jwks has more than " + MAX_KEYS.toString() + " keys");
     for (let i = 0; i < keys.length; i++) addKey(set, keys.at(i), i);
   }
+  // Two keys with one kid make "the key for this token" ambiguous (RFC 7517 §4.5 asks kids to differ
+  // within a set); the set is refused rather than guessing, whichever of the two would be usable.
+  const kids = new Set<string>();
+  const list = keys !== null ? keys.items : [doc];
+  for (let i = 0; i < list.length; i++) {
+    const kid = list[i].isObject ? list[i].get("kid") : null;
+    if (kid === null || !kid.isString) continue;
+    if (kids.has(kid.stringValue)) return new JwksResult(null, "Jwks has several keys with kid " + quoted(kid.stringValue));
+    kids.add(kid.stringValue);
+  }
   if (set.keys.length == 0) {
     return new JwksResult(null, "Jwks doesn't have any valid public key" + (set.skipped.length > 0 ? " (" + set.skipped.join("; ") + ")" : ""));
   }

@@ -12,7 +12,7 @@ import {
 } from "proxy-wasm-as";
 import { parseSettings, defineCounters } from "./config";
 import { RequestView } from "./request";
-import { Destination, HeaderOps, Rule, Settings, StickyKind } from "./rules";
+import { Destination, HeaderOps, Rule, Settings, chooseDestination, firstMatch } from "./rules";
 
 class RoutingRoot extends RootContext {
   settings: Settings | null = null;
@@ -52,11 +52,7 @@ class RoutingStream extends HttpContext {
     req.begin();
     const port: i64 = s.needsPort ? attributes.destination.port() : -1;
 
-    let rule: Rule | null = null;
-    const rules = s.rules;
-    for (let i = 0, n = rules.length; i < n; i++) {
-      if (unchecked(rules[i]).matches(req, port)) { rule = unchecked(rules[i]); break; }
-    }
+    const rule = firstMatch(s, req, port);
 
     if (rule === null) {
       // The routing headers are this filter's to write: a client must not pick a subset by sending one.
@@ -69,21 +65,8 @@ class RoutingStream extends HttpContext {
       return Action.Continue;
     }
 
-    // The sticky key is read before any header is changed (an operation may remove it).
-    let haveKey = false;
-    let keyPtr: usize = 0;
-    let keyLen: usize = 0;
-    if (rule.splits) {
-      switch (s.stickyKind) {
-        case StickyKind.Header: { haveKey = req.header(s.stickyKey); break; }
-        case StickyKind.Cookie: { haveKey = req.cookie(s.stickyKey); break; }
-        case StickyKind.SourceAddress: { haveKey = req.sourceAddressText(); break; }
-        default: break;
-      }
-      keyPtr = req.ptr;
-      keyLen = req.len;
-    }
-    const d = rule.choose(haveKey, keyPtr, keyLen);
+    // Chosen before any header is changed: an operation may remove the sticky key.
+    const d = chooseDestination(s, rule, req);
 
     if (rule.request !== null) apply(requestHeaders, rule.request!);
     if (d.request !== null) apply(requestHeaders, d.request!);

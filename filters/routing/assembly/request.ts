@@ -38,10 +38,20 @@ export class RequestView {
 
   /** Starts a new request: fetches the request headers (valid in onRequestHeaders). */
   begin(): bool {
+    this.reset();
+    return this.headers.load();
+  }
+
+  /** Starts a new request from headers already serialized in the ABI's pairs format (tests, benchmarks). */
+  beginWith(pairs: ArrayBuffer): bool {
+    this.reset();
+    return this.headers.loadPairs(pairs);
+  }
+
+  private reset(): void {
     this.pathDone = false;
     this.sourceDone = false;
     this.sourceBytes = null;
-    return this.headers.load();
   }
 
   /** Drops the references to this request's buffers so they can be collected. */

@@ -169,3 +169,26 @@ export class Settings {
   /** True when some rule has a `port` condition (read destination.port once per request). */
   needsPort: bool = false;
 }
+
+/** The first rule whose match holds, or null. `port` is the destination port (-1 when no rule needs it). */
+export function firstMatch(s: Settings, req: RequestView, port: i64): Rule | null {
+  const rules = s.rules;
+  for (let i = 0, n = rules.length; i < n; i++) {
+    const r = unchecked(rules[i]);
+    if (r.matches(req, port)) return r;
+  }
+  return null;
+}
+
+/** The rule's destination for this request, hashing the configured sticky key when the rule splits. */
+export function chooseDestination(s: Settings, rule: Rule, req: RequestView): Destination {
+  if (!rule.splits) return unchecked(rule.destinations[0]);
+  let haveKey = false;
+  switch (s.stickyKind) {
+    case StickyKind.Header: { haveKey = req.header(s.stickyKey); break; }
+    case StickyKind.Cookie: { haveKey = req.cookie(s.stickyKey); break; }
+    case StickyKind.SourceAddress: { haveKey = req.sourceAddressText(); break; }
+    default: break;
+  }
+  return rule.choose(haveKey, req.ptr, req.len);
+}

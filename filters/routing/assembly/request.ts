@@ -54,9 +54,11 @@ export class RequestView {
     this.sourceBytes = null;
   }
 
-  /** Drops the references to this request's buffers so they can be collected. */
+  /**
+   * Ends the request. The header buffer stays referenced until the next begin() replaces it (one buffer,
+   * never more); HeaderView.clear() would allocate an empty buffer per request to drop it sooner.
+   */
   end(): void {
-    this.headers.clear();
     this.sourceBytes = null;
   }
 

@@ -2,12 +2,15 @@
 //
 // One bucket is one shared-data value of BUCKET_BYTES, updated with compare-and-swap (the SDK's
 // atomicUpdate, which is also exact when two workers create the same key at once). Refill is computed
-// from timestamps, never from a timer: a bucket gains `tokens_per_fill` at each whole `fill_interval`
-// after its anchor, so no token appears before its tick, and never holds more than `max_tokens`.
+// from timestamps, never from a timer, at Envoy's rate: tokens accrue continuously at tokens_per_fill
+// per fill_interval (one token every fill_interval / tokens_per_fill), as Envoy's local_ratelimit does,
+// counted in whole tokens with exact integer arithmetic, so no token appears a nanosecond early, and a
+// bucket never holds more than max_tokens.
 //
 // Layout (little-endian):
 //   0  u32 magic "RL01"      4  u32 max_tokens      8  u32 tokens_per_fill   12 u32 tokens
-//   16 u64 fill_interval_ns  24 u64 anchor_ns (time of the last whole fill)  32 u64 key fingerprint
+//   16 u64 fill_interval_ns  24 u64 anchor_ns (start of the current fill interval)  32 u64 key fingerprint
+//   40 u32 tokens already credited from the current interval (< tokens_per_fill)  44 u32 reserved
 //
 // Dynamic descriptors (a value per client, per user...) would need unbounded keys, and shared data has
 // no delete. They live instead in a fixed table of slots: a key's keyed hashes name four candidate slots,
@@ -19,9 +22,9 @@
 import { SharedDataUpdater, atomicUpdate, WasmResult } from "proxy-wasm-as";
 
 // @ts-ignore: decorator
-@inline export const BUCKET_BYTES: i32 = 40;
+@inline export const BUCKET_BYTES: i32 = 48;
 // @ts-ignore: decorator
-@inline const MAGIC: u32 = 0x31304c52; // "RL01"
+@inline const MAGIC: u32 = 0x32304c52; // "RL02"
 /** CAS retries before giving up; 4 workers contending on one bucket settle in a handful. */
 // @ts-ignore: decorator
 @inline export const MAX_ATTEMPTS: i32 = 64;
@@ -66,7 +69,7 @@ export class ConsumeUpdater extends SharedDataUpdater {
   limit: u32 = 0;
   /** Tokens left after this consume. */
   remaining: u32 = 0;
-  /** Nanoseconds until the bucket's next fill. */
+  /** Nanoseconds until the bucket gains its next token (for retry-after and x-ratelimit-reset). */
   untilFillNs: u64 = 0;
   /** Fingerprint of the bucket charged (another key's when shared). */
   chargedFingerprint: u64 = 0;
@@ -80,6 +83,7 @@ export class ConsumeUpdater extends SharedDataUpdater {
   private tokens: u32 = 0;
   private anchor: u64 = 0;
   private owner: u64 = 0;
+  private credited: u32 = 0;
   /** The wall clock went back past an interval and the anchor moved: must be stored even on a denial. */
   private reanchored: bool = false;
   private readonly out: ArrayBuffer = new ArrayBuffer(BUCKET_BYTES);
@@ -118,17 +122,19 @@ export class ConsumeUpdater extends SharedDataUpdater {
       this.interval = this.params.fillIntervalNs;
       this.tokens = this.max;
       this.anchor = this.nowNs;
+      this.credited = 0;
       this.owner = this.fingerprint;
     }
     this.limit = this.max;
     this.chargedFingerprint = this.owner;
-    this.untilFillNs = this.anchor + this.interval > this.nowNs ? this.anchor + this.interval - this.nowNs : 0;
     if (this.tokens >= this.hits) {
       this.tokens -= this.hits;
       this.remaining = this.tokens;
       this.outcome = Outcome.Allowed;
+      this.untilFillNs = this.untilTokens(1);
       return this.write();
     }
+    this.untilFillNs = this.untilTokens(this.hits - this.tokens);
     this.remaining = this.tokens;
     this.outcome = Outcome.Denied;
     // A denial changes nothing a later refill would not recompute; only a new bucket must be stored.
@@ -146,10 +152,16 @@ export class ConsumeUpdater extends SharedDataUpdater {
     this.interval = load<u64>(p, 16);
     this.anchor = load<u64>(p, 24);
     this.owner = load<u64>(p, 32);
-    return this.max > 0 && this.perFill > 0 && this.interval > 0;
+    this.credited = load<u32>(p, 40);
+    return this.credited < this.perFill && this.max > 0 && this.perFill > 0 && this.interval > 0;
   }
 
-  /** Adds the fills that completed between the anchor and now; moves the anchor to the last of them. */
+  /**
+   * Adds the whole tokens accrued by now. A fill interval that started at `anchor` yields tokens_per_fill
+   * tokens spread evenly over it (the k-th at anchor + ceil(k * fill_interval / tokens_per_fill)), and
+   * `credited` of them were already added. Whole intervals move the anchor, so nothing drifts; a full
+   * bucket accrues nothing (its interval restarts now).
+   */
   private refill(): void {
     const now = this.nowNs;
     if (now < this.anchor) {
@@ -157,17 +169,46 @@ export class ConsumeUpdater extends SharedDataUpdater {
       // step back does not freeze the bucket for as long as the step.
       if (this.anchor - now > this.interval) {
         this.anchor = now;
+        this.credited = 0;
         this.reanchored = true;
       }
       return;
     }
-    const fills = (now - this.anchor) / this.interval;
-    if (fills == 0) return;
-    const missing = <u64>(this.max - (this.tokens < this.max ? this.tokens : this.max));
-    // fills * perFill may overflow for a long idle bucket: compare with what is missing first.
-    if (fills >= (missing + <u64>this.perFill - 1) / <u64>this.perFill) this.tokens = this.max;
-    else this.tokens += <u32>(fills * <u64>this.perFill);
+    if (this.tokens >= this.max) {
+      this.setFull(now);
+      return;
+    }
+    const missing = <u64>(this.max - this.tokens);
+    const perFill = <u64>this.perFill;
+    const elapsed = now - this.anchor;
+    const fills = elapsed / this.interval;
+    const within = mulDivFloor(elapsed - fills * this.interval, perFill, this.interval); // < perFill
+    // fills * perFill may overflow for a long-idle bucket: anything past `missing` fills it anyway.
+    if (fills > missing / perFill + 1) {
+      this.setFull(now);
+      return;
+    }
+    const gained = fills * perFill + within - <u64>this.credited;
+    if (gained == 0) return;
+    if (gained >= missing) {
+      this.setFull(now);
+      return;
+    }
+    this.tokens += <u32>gained;
     this.anchor += fills * this.interval;
+    this.credited = <u32>within;
+  }
+
+  private setFull(now: u64): void {
+    this.tokens = this.max;
+    this.anchor = now;
+    this.credited = 0;
+  }
+
+  /** Nanoseconds from now until `k` more whole tokens have accrued (after a refill). */
+  private untilTokens(k: u32): u64 {
+    const at = this.anchor + mulDivCeil(<u64>this.credited + <u64>k, this.interval, <u64>this.perFill);
+    return at > this.nowNs ? at - this.nowNs : 0;
   }
 
   private write(): ArrayBuffer {
@@ -179,8 +220,54 @@ export class ConsumeUpdater extends SharedDataUpdater {
     store<u64>(p, this.interval, 16);
     store<u64>(p, this.anchor, 24);
     store<u64>(p, this.owner, 32);
+    store<u32>(p, this.credited, 40);
+    store<u32>(p, 0, 44);
     return this.out;
   }
+}
+
+// ---- exact a * b / c for u64 operands (the product may need 128 bits; the quotient saturates)
+
+let hi: u64 = 0;
+
+/** Low 64 bits of a * b; the high 64 bits go to `hi`. */
+function mul128(a: u64, b: u64): u64 {
+  const a0 = a & 0xffffffff, a1 = a >> 32, b0 = b & 0xffffffff, b1 = b >> 32;
+  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const mid = (p00 >> 32) + (p01 & 0xffffffff) + (p10 & 0xffffffff);
+  hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+  return (mid << 32) | (p00 & 0xffffffff);
+}
+
+/** floor(a * b / c), or u64.MAX_VALUE when it does not fit. c > 0. */
+export function mulDivFloor(a: u64, b: u64, c: u64): u64 {
+  const lo = mul128(a, b);
+  if (hi == 0) return lo / c;
+  if (hi >= c) return u64.MAX_VALUE;
+  // 128-by-64 long division, one bit at a time (only for products beyond 64 bits).
+  let rem = hi;
+  let q: u64 = 0;
+  for (let i = 63; i >= 0; i--) {
+    const carry = rem >> 63;
+    rem = (rem << 1) | ((lo >> <u64>i) & 1);
+    q <<= 1;
+    if (carry != 0 || rem >= c) {
+      rem -= c;
+      q |= 1;
+    }
+  }
+  return q;
+}
+
+/** ceil(a * b / c), or u64.MAX_VALUE when it does not fit. c > 0. */
+export function mulDivCeil(a: u64, b: u64, c: u64): u64 {
+  const q = mulDivFloor(a, b, c);
+  if (q == u64.MAX_VALUE) return q;
+  // Exact when q * c == a * b.
+  const lo = mul128(q, c);
+  const qhi = hi;
+  const plo = mul128(a, b);
+  return qhi == hi && lo == plo ? q : q + 1;
 }
 
 /** Gives tokens back to a bucket (a request denied by a later bucket), if the bucket still has that owner. */

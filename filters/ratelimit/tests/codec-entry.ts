@@ -93,3 +93,7 @@ export function testSipHash(key: ArrayBuffer, data: ArrayBuffer): u64 {
   const k = changetype<usize>(key);
   return sipHashBytes(load<u64>(k), load<u64>(k, 8), data);
 }
+
+import { mulDivFloor, mulDivCeil } from "../assembly/bucket";
+export function testMulDivFloor(a: u64, b: u64, c: u64): u64 { return mulDivFloor(a, b, c); }
+export function testMulDivCeil(a: u64, b: u64, c: u64): u64 { return mulDivCeil(a, b, c); }

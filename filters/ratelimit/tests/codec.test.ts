@@ -180,3 +180,27 @@ describe("ratelimit codec: SipHash-2-4", () => {
     expect(codec.sipHash(key, msg(15)).toString(16)).toBe("a129ca6149be45e5");
   });
 });
+
+describe("ratelimit codec: exact a * b / c for the token arithmetic", () => {
+  const MAX = (1n << 64n) - 1n;
+  const u64 = fc.bigInt({ min: 0n, max: MAX });
+  const expected = (a: bigint, b: bigint, c: bigint, ceil: boolean) => {
+    const q = ceil ? (a * b + c - 1n) / c : (a * b) / c;
+    return q > MAX ? MAX : q;
+  };
+  test("matches BigInt arithmetic on any u64 operands, including products beyond 64 bits", () => {
+    fc.assert(
+      fc.property(u64, u64, fc.bigInt({ min: 1n, max: MAX }), (a, b, c) => {
+        expect(codec.mulDiv(a, b, c)).toBe(expected(a, b, c, false));
+        expect(codec.mulDiv(a, b, c, true)).toBe(expected(a, b, c, true));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+  test("edge cases", () => {
+    for (const [a, b, c] of [[MAX, MAX, MAX], [MAX, 2n, 3n], [1n << 63n, 4n, 2n], [0n, MAX, 1n], [10n ** 18n, 4_000_000_000n, 8_640_000n * 10n ** 9n]]) {
+      expect(codec.mulDiv(a, b, c)).toBe(expected(a, b, c, false));
+      expect(codec.mulDiv(a, b, c, true)).toBe(expected(a, b, c, true));
+    }
+  });
+});

@@ -101,6 +101,8 @@ interface CodecExports {
   testDecodeResponse(buf: number): number;
   testWalk(buf: number): number;
   testSipHash(key: number, data: number): bigint;
+  testMulDivFloor(a: bigint, b: bigint, c: bigint): bigint;
+  testMulDivCeil(a: bigint, b: bigint, c: bigint): bigint;
 }
 
 const ARRAY_BUFFER_ID = 1;
@@ -161,6 +163,12 @@ export class Codec {
     const n = this.x.testWalk(this.bytes(b));
     this.x.__collect();
     return n;
+  }
+
+  /** The bucket arithmetic: floor / ceil of a * b / c for u64 operands (u64 max when it does not fit). */
+  mulDiv(a: bigint, b: bigint, c: bigint, ceil = false): bigint {
+    const s = (v: bigint) => BigInt.asIntN(64, v);
+    return BigInt.asUintN(64, ceil ? this.x.testMulDivCeil(s(a), s(b), s(c)) : this.x.testMulDivFloor(s(a), s(b), s(c)));
   }
 
   sipHash(key: Uint8Array, data: Uint8Array): bigint {

@@ -21,7 +21,8 @@ describe("ratelimit local: token bucket", () => {
     const denied = request(host);
     expect(denied.status).toBe(429);
     expect(denied.headers["x-envoy-ratelimited"]).toBe("true");
-    expect(denied.headers["retry-after"]).toBe("59"); // 58.5 s to the next fill, rounded up
+    // One token every 60 s / 20 = 3 s: the next one is 1.5 s away, rounded up.
+    expect(denied.headers["retry-after"]).toBe("2");
     expect(denied.body).toBe("local_rate_limited");
     expect(denied.stream.localResponse?.details).toBe("local_rate_limited");
     expect(host.metric("ratelimit.ok")?.value).toBe(20);
@@ -51,13 +52,41 @@ describe("ratelimit local: token bucket", () => {
     expect(run(host, 5)).toEqual({ 200: 3, 429: 2 });
   });
 
-  test("several fills in one gap add tokens_per_fill each, capped", async () => {
-    const host = await startFilter({ token_bucket: bucket(10, 2, "1s") });
+  test("tokens accrue at tokens_per_fill per fill_interval (as Envoy's local_ratelimit), in whole tokens", async () => {
+    const host = await startFilter({ token_bucket: bucket(10, 2, "1s") }); // one token per 500 ms
     expect(run(host, 10)).toEqual({ 200: 10 });
     host.advanceTime(2500);
-    expect(run(host, 6)).toEqual({ 200: 4, 429: 2 });
-    host.advanceTime(500); // 3 s after the drain: one more fill
-    expect(run(host, 3)).toEqual({ 200: 2, 429: 1 });
+    expect(run(host, 6)).toEqual({ 200: 5, 429: 1 });
+    host.advanceTime(499);
+    expect(request(host).status).toBe(429);
+    host.advanceTime(1);
+    expect(run(host, 2)).toEqual({ 200: 1, 429: 1 });
+  });
+
+  test("a rate that is not a whole number of nanoseconds per token: each token exactly on time, no drift", async () => {
+    const host = await startFilter({ token_bucket: bucket(3, 3, "1s") }); // one token per 333.33… ms
+    expect(run(host, 3)).toEqual({ 200: 3 });
+    let now = 0; // ns since the drain
+    const at = (ns: number) => {
+      host.advanceTime((ns - now) / 1e6);
+      now = ns;
+      return request(host).status;
+    };
+    // The k-th token is due at ceil(k * 1e9 / 3) ns, over several seconds: never a nanosecond early or late.
+    for (let k = 1; k <= 9; k++) {
+      const due = Math.ceil((k * 1e9) / 3);
+      expect([k, at(due - 1)]).toEqual([k, 429]);
+      expect([k, at(due)]).toEqual([k, 200]);
+    }
+  });
+
+  test("huge intervals and token counts use exact 128-bit arithmetic", async () => {
+    // 4e9 tokens per 100 days: products of elapsed ns and tokens_per_fill exceed 64 bits.
+    const host = await startFilter({ token_bucket: bucket(4_000_000_000, 4_000_000_000, "8640000s") });
+    expect(run(host, 3)).toEqual({ 200: 3 });
+    host.advanceTime(10 * 24 * 3600 * 1000);
+    expect(host.metric("ratelimit.errors")?.value).toBe(0);
+    expect(request(host).status).toBe(200);
   });
 
   test("four workers sharing one store grant exactly N in total", async () => {

@@ -5,6 +5,7 @@
 import { Action, PeerType } from "./abi/enums";
 import { proxy_continue_stream, proxy_close_stream, proxy_done, proxy_set_tick_period_milliseconds, proxy_set_effective_context } from "./abi/imports";
 import { StreamType, WasmResult } from "./abi/enums";
+import { currentContextId } from "./internal/current";
 
 /** What every context has: its host-assigned id. */
 export abstract class Context {
@@ -57,16 +58,25 @@ export class RootContext extends Context {
   /** Creates the context of a new TCP connection, or null if this plugin does not filter TCP. */
   newTcpContext(contextId: u32): TcpContext | null { return null; }
 
-  /** Sets how often `onTick` runs (0 stops it). Valid from onVmStart/onConfigure on. */
+  /**
+   * Sets how often `onTick` runs (0 stops it). Valid from onVmStart/onConfigure on, also from a stream
+   * callback: the stream stays the effective context afterwards.
+   */
   setTickPeriod(milliseconds: u32): WasmResult {
-    this.makeEffective();
-    return <WasmResult>proxy_set_tick_period_milliseconds(milliseconds);
+    const caller = currentContextId;
+    if (caller != this.contextId) proxy_set_effective_context(this.contextId);
+    const r = <WasmResult>proxy_set_tick_period_milliseconds(milliseconds);
+    if (caller != this.contextId) proxy_set_effective_context(caller);
+    return r;
   }
 
   /** Tells the host an asynchronous shutdown (onDone returned false) has finished. */
   done(): WasmResult {
-    this.makeEffective();
-    return <WasmResult>proxy_done();
+    const caller = currentContextId;
+    if (caller != this.contextId) proxy_set_effective_context(this.contextId);
+    const r = <WasmResult>proxy_done();
+    if (caller != this.contextId) proxy_set_effective_context(caller);
+    return r;
   }
 }
 

@@ -13,11 +13,16 @@ export class HeaderMap {
   constructor(public readonly mapType: MapType) {}
 
   /**
-   * A header's value as bytes, or null when absent. When a name occurs several times the host joins the
-   * values with "," (Envoy's behaviour). Valid while the map exists (request headers: from onRequestHeaders on).
+   * A header's value as bytes, or null when absent. When a name occurs several times Envoy returns the
+   * first value only; use getAll() to see every one. Valid while the map exists (request headers: from
+   * onRequestHeaders on).
    */
   getBytes(name: string): ArrayBuffer | null {
-    const key = encodeUtf8(name);
+    return this.getBytesByKey(encodeUtf8(name));
+  }
+
+  /** getBytes with a name already encoded as UTF-8 bytes (encode it once, e.g. at configure time). */
+  getBytesByKey(key: ArrayBuffer): ArrayBuffer | null {
     clearReturnSlots();
     const r = abi.proxy_get_header_map_value(this.mapType, changetype<usize>(key), <usize>key.byteLength, RET_PTR, RET_LEN);
     if (r != WasmResult.Ok) return null;

@@ -4,6 +4,7 @@
 import "./runtime";
 import { registerRootFactory, RootFactory, setCollectInterval } from "./internal/dispatch";
 
+export { PAUSE_AND_WATERMARK } from "./abi/enums";
 export { WasmResult, LogLevel, Action, BufferType, MapType, PeerType, StreamType, MetricType, GrpcStatus } from "./abi/enums";
 export { Context, RootContext, HttpContext, TcpContext } from "./context";
 export { Header } from "./header";

@@ -1,6 +1,6 @@
 // Metrics. Define them once (in onConfigure or a root context's constructor) and keep the object:
 // defining is a host call with a string, recording is a host call with two integers.
-// Envoy shows them in /stats without its internal `wasmcustom.` prefix.
+// Envoy 1.40 lists them in /stats as `wasmcustom.<name>` (Prometheus output strips the prefix).
 
 import * as abi from "./abi/imports";
 import { MetricType, WasmResult } from "./abi/enums";

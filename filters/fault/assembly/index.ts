@@ -7,7 +7,7 @@ export * from "proxy-wasm-as/exports";
 import {
   RootContext, HttpContext, Action, WasmResult, registerRootContext, requestHeaders, HeaderView,
   sendLocalResponse, ConfigErrors, readPluginConfig, log, Counter, Gauge, nowNanos, randomBelow,
-  atomicUpdate, SharedDataUpdater, attributes, encodeUtf8, parseIntegerUnsafe, parsedOk,
+  atomicUpdate, SharedDataUpdater, attributes, encodeUtf8, parseIntegerUnsafe, parsedOk, PAUSE_AND_WATERMARK,
 } from "proxy-wasm-as";
 import { FaultConfig, Percent, parseFaultConfig } from "./config";
 
@@ -259,7 +259,6 @@ class FaultRoot extends RootContext {
     if (!this.ticking) {
       this.ticking = true;
       this.setTickPeriod(TICK_MS);
-      s.makeEffective(); // setTickPeriod made the root effective; the stream's callback continues
     }
   }
 
@@ -381,7 +380,7 @@ class FaultStream extends HttpContext {
   onRequestBody(bodySize: usize, endOfStream: bool): Action {
     // Only reached while delayed when the plugin sets allow_on_headers_stop_iteration; hold the body with
     // watermarks, as Envoy's fault filter does.
-    return this.delaying ? <Action>2 : Action.Continue;
+    return this.delaying ? PAUSE_AND_WATERMARK : Action.Continue;
   }
 
   onRequestTrailers(numTrailers: u32): Action {
@@ -398,7 +397,7 @@ class FaultStream extends HttpContext {
       // leaves when all of it has had its time.
       this.held += <u64>bodySize;
       this.wakeAt = this.paceStart + (this.released + this.held) * 1_000_000_000 / this.rate;
-      return <Action>2;
+      return PAUSE_AND_WATERMARK;
     }
     // A chunk may leave once the rate allows its last byte: Envoy hands over whole buffers (a buffer
     // cannot be released in part), so the response is never faster than the limit, in chunk-sized steps.
@@ -411,7 +410,7 @@ class FaultStream extends HttpContext {
     this.fault.wait(this, allowedAt);
     // StopIterationAndWatermark: Envoy buffers and, above its buffer limit, stops reading the upstream
     // instead of failing the response.
-    return <Action>2;
+    return PAUSE_AND_WATERMARK;
   }
 
   onResponseTrailers(numTrailers: u32): Action {

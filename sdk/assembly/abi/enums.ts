@@ -33,6 +33,14 @@ export enum Action {
   Pause = 1,
 }
 
+/**
+ * Envoy-specific, body and TCP data callbacks only: stop iterating and apply watermarks (Envoy's
+ * StopIterationAndWatermark), so Envoy stops reading from the peer instead of buffering without limit.
+ * In a headers callback the same number means something else (ContinueAndEndStream): never return it there.
+ */
+// @ts-ignore: decorator
+@inline export const PAUSE_AND_WATERMARK: Action = <Action>2;
+
 export enum BufferType {
   HttpRequestBody = 0,
   HttpResponseBody = 1,

@@ -7,6 +7,7 @@ import { RootContext, HttpContext, TcpContext } from "../context";
 import { HttpCallHandler, GrpcHandler } from "../callouts";
 import { getPropertyBytes } from "./hostcalls";
 import { decodeUtf8 } from "../utf8";
+import { currentContextId, setCurrentContext } from "./current";
 
 export type RootFactory = (contextId: u32) => RootContext;
 
@@ -17,8 +18,6 @@ const tcpStreams = new Map<u32, TcpContext>();
 const httpCalls = new Map<u32, CalloutEntry<HttpCallHandler>>();
 const grpcCalls = new Map<u32, CalloutEntry<GrpcHandler>>();
 
-/** The context whose callback is running; callouts remember it so their handler runs in it. */
-export let currentContextId: u32 = 0;
 
 class CalloutEntry<T> {
   constructor(public handler: T, public contextId: u32, public unary: bool = false) {}
@@ -85,7 +84,7 @@ export function collectNow(): void {
 
 // @ts-ignore: decorator
 @inline function enter(contextId: u32): void {
-  currentContextId = contextId;
+  setCurrentContext(contextId);
 }
 
 export function onContextCreate(contextId: u32, parentId: u32): void {
@@ -267,7 +266,7 @@ export function onUpstreamClose(contextId: u32, peer: PeerType): void {
 function restoreCaller(callerId: u32): void {
   // A stream may have ended while its callout was in flight; then the handler runs on the root context.
   if (httpStreams.has(callerId) || tcpStreams.has(callerId)) {
-    currentContextId = callerId;
+    setCurrentContext(callerId);
     proxy_set_effective_context(callerId);
   }
 }

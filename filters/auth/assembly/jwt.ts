@@ -46,7 +46,7 @@ export function statusMessage(s: Status): string {
     case Status.JwtMissed: return "Jwt is missing";
     case Status.JwtNotYetValid: return "Jwt not yet valid";
     case Status.JwtExpired: return "Jwt is expired";
-    case Status.JwtBadFormat: return "Jwt is not in the form of Header.Payload.Signature";
+    case Status.JwtBadFormat: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
     case Status.JwtTooLarge: return "Jwt is too large";
     case Status.JwtHeaderParseError: return "Jwt header is an invalid Base64url input or an invalid JSON";
     case Status.JwtHeaderBadAlg: return "Jwt header [alg] field is not a string";

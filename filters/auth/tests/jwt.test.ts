@@ -166,10 +166,10 @@ describe("auth jwt: malformed and hostile tokens", () => {
     const good = mint(rs, claims());
     const [h, p, s] = good.split(".");
     const cases: Array<[string, string]> = [
-      [`${h}.${p}`, "Jwt is not in the form of Header.Payload.Signature"],
-      [`${h}.${p}.${s}.x`, "Jwt is not in the form of Header.Payload.Signature"],
-      [`${h}.${p}.${s}.x.y`, "Jwt is not in the form of Header.Payload.Signature"],
-      [`.${p}.${s}`, "Jwt is not in the form of Header.Payload.Signature"],
+      [`${h}.${p}`, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"],
+      [`${h}.${p}.${s}.x`, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"],
+      [`${h}.${p}.${s}.x.y`, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"],
+      [`.${p}.${s}`, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"],
       [`${h}==.${p}.${s}`, "Jwt header is an invalid Base64url input or an invalid JSON"],
       [`${h}.${p}.${s.slice(0, -10)}`, "Jwt verification fails"],
       [`${h}.${p}.`, "Jwt verification fails"],

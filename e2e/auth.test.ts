@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { buildFilter } from "../src/build/build";
 import { cluster, envoyHarness, httpListener, nativeFilter, wasmFilter, waitFor, type JsonObject } from "../src/envoy";
-import { startJwksServer, startAuthzServer, JwksServer, AuthzServer } from "./support/auth-servers";
+import { startJwksServer, startAuthzServer, JwksServer, AuthzServer, AuthzDecision } from "./support/auth-servers";
 import { rsaKey, ecKey, jwks, mint, b64u } from "../filters/auth/tests/auth-harness";
 
 const harness = envoyHarness();
@@ -101,7 +101,7 @@ describe("auth e2e: API keys and ext_authz", () => {
   });
 
   test("ext_authz: 200 allows with headers copied upstream, a denial is passed to the client, the service down gives 403", async () => {
-    const authz = await startAuthzServer((req) => {
+    const authz = await startAuthzServer((req): AuthzDecision | "down" => {
       if (req.headers["x-token"] === "down") return "down";
       if (req.headers["x-token"] === "good") return { status: 200, headers: { "x-user-id": "7" } };
       return { status: 401, headers: { "www-authenticate": "Custom", "x-reason": "bad token" }, body: "denied by policy" };

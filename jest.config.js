@@ -3,7 +3,7 @@ module.exports = {
   testEnvironment: "node",
   transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
   testMatch: ["<rootDir>/src/**/*.test.ts", "<rootDir>/sdk/tests/**/*.test.ts", "<rootDir>/filters/*/tests/**/*.test.ts", "<rootDir>/e2e/**/*.test.ts", "<rootDir>/templates/*/tests/**/*.test.ts"],
-  testPathIgnorePatterns: ["/node_modules/", "/build/", "/.tools/"],
+  testPathIgnorePatterns: ["/node_modules/", "/build/", "/.tools/", "<rootDir>/templates/stock/"],
   // Filter and template tests import the toolkit as a generated project would ("pwas/emulator").
   moduleNameMapper: { "^pwas/(emulator|envoy|build)$": "<rootDir>/src/$1" },
   testTimeout: 60000,

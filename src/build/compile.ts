@@ -37,14 +37,14 @@ export interface CompileResult {
  * - abort/seed routed to the SDK so the module imports only what Envoy provides.
  */
 export function ascArgs(opts: CompileOptions): string[] {
+  const o = ascOptions();
   const args = [
     opts.entry,
     "--outFile", opts.outFile,
-    "--runtime", "minimal",
-    "--exportStart", "_initialize",
-    "--use", `abort=${RUNTIME_HOOKS}/pwasAbort`,
-    "--use", `seed=${RUNTIME_HOOKS}/pwasSeed`,
-    "--initialMemory", "2",
+    "--runtime", o.runtime,
+    "--exportStart", o.exportStart,
+    ...o.use.flatMap((u) => ["--use", u]),
+    "--initialMemory", String(o.initialMemory),
   ];
   if (opts.debug) {
     args.push("--debug", "--textFile", opts.outFile.replace(/\.wasm$/, ".wat"));
@@ -52,6 +52,16 @@ export function ascArgs(opts: CompileOptions): string[] {
     args.push("--optimizeLevel", "3", "--shrinkLevel", "0", "--converge");
   }
   return args.concat(opts.extraArgs ?? []);
+}
+
+/** The options above in asconfig.json form (one source for the CLI and for generated projects). */
+export function ascOptions() {
+  return {
+    runtime: "minimal",
+    exportStart: "_initialize",
+    use: [`abort=${RUNTIME_HOOKS}/pwasAbort`, `seed=${RUNTIME_HOOKS}/pwasSeed`],
+    initialMemory: 2,
+  };
 }
 
 /** Compiles an AssemblyScript entry into a proxy-wasm module and reports its size and its import/export lists. */

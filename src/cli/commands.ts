@@ -1,7 +1,8 @@
 // Every pwas command, in one place. Each lives in its own module under commands/ and calls core functions.
 import type { Command } from "./command";
+import { create } from "./commands/new";
 import { build } from "./commands/build";
 import { test } from "./commands/test";
 import { run } from "./commands/run";
 
-export const commands: Command[] = [build, test, run];
+export const commands: Command[] = [create, build, test, run];

@@ -23,6 +23,15 @@ export function callForeignFunction(name: string, args: ArrayBuffer): ArrayBuffe
  * Valid in request callbacks before the router runs (ABI 0.2.1 has no proxy_clear_route_cache import).
  */
 export function clearRouteCache(): WasmResult {
-  callForeignFunction("clear_route_cache", new ArrayBuffer(0));
+  clearReturnSlots();
+  lastForeignFunctionResult = <WasmResult>proxy_call_foreign_function(
+    changetype<usize>(CLEAR_ROUTE_CACHE), <usize>CLEAR_ROUTE_CACHE.byteLength, changetype<usize>(NO_ARGS), 0, RET_PTR, RET_LEN);
+  if (lastForeignFunctionResult == WasmResult.Ok) takeReturnedBuffer();
   return lastForeignFunctionResult;
 }
+
+// Encoded once: clearRouteCache runs on the request path.
+// @ts-ignore: decorator
+@lazy const CLEAR_ROUTE_CACHE = String.UTF8.encode("clear_route_cache");
+// @ts-ignore: decorator
+@lazy const NO_ARGS = new ArrayBuffer(0);

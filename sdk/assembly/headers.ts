@@ -78,7 +78,10 @@ export class HeaderMap {
 
   /** Removes every value of a header. Removing an absent header is not an error. */
   remove(name: string): WasmResult {
-    const key = encodeUtf8(name);
+    return this.removeBytes(encodeUtf8(name));
+  }
+  /** remove with a name already encoded as UTF-8 bytes. */
+  removeBytes(key: ArrayBuffer): WasmResult {
     return <WasmResult>abi.proxy_remove_header_map_value(this.mapType, changetype<usize>(key), <usize>key.byteLength);
   }
 }

@@ -27,7 +27,7 @@ export {
   dequeueSharedQueue, lastQueueResult,
 } from "./shared";
 export { Counter, Gauge, Histogram } from "./metrics";
-export { getProperty, getPropertyString, getPropertyInt, setProperty, attributes, lastPropertyResult } from "./properties";
+export { getProperty, getPropertyString, getPropertyInt, setProperty, attributes, lastPropertyResult, propertyPath, getPropertyByPath } from "./properties";
 export { callForeignFunction, clearRouteCache, lastForeignFunctionResult } from "./foreign";
 export { log } from "./log";
 export { nowNanos, nowMillis, randomU32, randomBelow, randomFloat } from "./time";
@@ -35,7 +35,7 @@ export { JsonValue, JsonKind, JsonResult, parseJson, parseJsonString } from "./j
 export { ConfigErrors, ConfigObject, ConfigArray, readPluginConfig, readVmConfig, parseConfig, parseDurationNanos } from "./config";
 export { decodeUtf8, encodeUtf8, isValidUtf8, bytesEqualString } from "./utf8";
 export {
-  StringMatcher, StringMatchKind, HeaderMatcher, HeaderMatchKind, HeaderMatchers, HeaderView,
+  StringMatcher, StringMatchKind, HeaderMatcher, HeaderMatchKind, HeaderMatchers, HeaderView, lastCompileError,
   parseInteger, parseIntegerUnsafe, parsedOk,
 } from "./matchers";
 export { Regex, RegexResult, RegexError, RegexErrorCode } from "./regex";

@@ -31,6 +31,12 @@ import { encodeUtf8 } from "./utf8";
 // ---------------------------------------------------------------------------------------------------------
 // Strings
 
+/** Why the last StringMatcher.compile returned null. */
+export let lastCompileError: string = "";
+
+// @ts-ignore: decorator
+@lazy const EMPTY = new ArrayBuffer(0);
+
 export enum StringMatchKind { Exact = 0, Prefix = 1, Suffix = 2, Contains = 3, Regex = 4 }
 
 /** One StringMatcher: exact, prefix, suffix, contains (optionally ignoring ASCII case) or an RE2 regex. */
@@ -78,9 +84,13 @@ export class StringMatcher {
     return new StringMatcher(kind, text, ignoreCase);
   }
 
-  /** A regex matcher built in code; null when the pattern is rejected (see Regex.compile for why). */
+  /**
+   * A regex matcher built in code; null when the pattern is rejected, with the reason (Regex.compile's
+   * message) in `lastCompileError`.
+   */
   static compile(pattern: string): StringMatcher | null {
     const r = Regex.compile(pattern);
+    lastCompileError = r.ok ? "" : r.error!.message;
     return r.ok ? new StringMatcher(StringMatchKind.Regex, pattern, false, r.regex) : null;
   }
 
@@ -179,7 +189,7 @@ export class HeaderView {
 
   /** Forgets the current headers (and drops the reference to their buffer). */
   clear(): void {
-    this.buf = new ArrayBuffer(0);
+    this.buf = EMPTY;
     this.n = 0;
   }
 

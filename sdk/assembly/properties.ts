@@ -29,6 +29,12 @@ export function getPropertyInt(path: string[], orElse: i64 = -1): i64 {
   return asInt(getPropertyBytes(encodePath(path)), orElse);
 }
 
+/** A property path encoded once (for example at configure time), for getPropertyByPath on hot paths. */
+export function propertyPath(path: string[]): ArrayBuffer { return encodePath(path); }
+
+/** getProperty with a path made by propertyPath: no encoding per call. */
+export function getPropertyByPath(path: ArrayBuffer): ArrayBuffer | null { return getPropertyBytes(path); }
+
 /** Sets a property (Envoy: filter state under the path, readable by later filters and the access log). */
 export function setProperty(path: string[], value: ArrayBuffer): WasmResult {
   const p = encodePath(path);

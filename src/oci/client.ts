@@ -175,8 +175,14 @@ export class RegistryClient {
       throw new PwasError("E_REGISTRY", `${this.ref.registry}'s token realm ${realm} is not https; pwas sends credentials only over https (or to this machine)`);
     }
     if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
-    const scopes = new Set([`repository:${this.ref.repository}:${this.opts.actions}`]);
-    if (challenge.params.scope) for (const s of challenge.params.scope.split(" ")) if (s) scopes.add(s);
+    // Our repository scope, plus any other the challenge names (one ours already covers is left out).
+    const ours = `repository:${this.ref.repository}:`;
+    const actions = this.opts.actions.split(",");
+    const scopes = new Set([ours + this.opts.actions]);
+    for (const s of (challenge.params.scope ?? "").split(" ")) {
+      const covered = s.startsWith(ours) && s.slice(ours.length).split(",").every((a) => actions.includes(a));
+      if (s && !covered) scopes.add(s);
+    }
     for (const s of scopes) url.searchParams.append("scope", s);
     const headers: Record<string, string> = { "user-agent": "pwas" };
     if (this.credentials.kind === "basic") headers.authorization = basicAuthorization(this.credentials);

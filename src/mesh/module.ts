@@ -1,6 +1,6 @@
 /**
  * Getting a WasmPlugin's module onto local disk, as istio-agent does before Envoy sees the config:
- * file:// is read in place, http(s):// is downloaded, oci:// is pulled through the OCI client. Downloads are
+ * file:// is read in place, http(s):// is downloaded, oci:// is pulled through src/oci. Downloads are
  * kept in a cache keyed by the module's sha256 (`.cache/wasm/sha256/<hex>.wasm`) and purged when unused for
  * 24 hours, istio-agent's default module expiry.
  *
@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { PwasError } from "../errors";
+import { parseReference, pullModule, resolveCredentials } from "../oci";
 import { fileUrlPath } from "./translate";
 import { normalizedUrl, urlPullPolicy, type PullPolicy } from "./wasmplugin";
 
@@ -50,7 +51,7 @@ export interface OciPullResult {
 }
 
 /** Pulls the module of an oci:// reference (given without the scheme). The one place oci:// plugs in. */
-export type OciPuller = (reference: string, opts: { pullPolicy: PullPolicy; cacheDir: string }) => Promise<OciPullResult>;
+export type OciPuller = (reference: string, opts: { pullPolicy: PullPolicy; cacheDir: string; insecure?: boolean }) => Promise<OciPullResult>;
 
 export interface FetchOptions {
   /** Default `.cache/wasm` under the current directory. */
@@ -61,14 +62,18 @@ export interface FetchOptions {
   fetch?: typeof fetch;
   /** Clock, for the expiry; default Date.now. */
   now?: () => number;
+  /** oci:// over plain http, for a registry on this machine (the OCI client refuses it for other hosts). */
+  insecure?: boolean;
 }
 
 /**
- * The default OCI puller. The OCI client lives in src/oci; until it is part of the build this says so, and
- * file:// or http(s):// urls work meanwhile. Replacing this function's body is the whole integration.
+ * The default OCI puller: src/oci's pullModule (istio-agent's three image formats), with credentials from
+ * PWAS_REGISTRY_* variables or the docker config, as `pwas pull` finds them.
  */
-export const pullOciModule: OciPuller = async (reference) => {
-  throw new PwasError("E_USAGE", `oci://${reference}: pulling OCI images needs the OCI client (src/oci), which this build does not include yet; use a file:// or http(s):// url meanwhile`);
+export const pullOciModule: OciPuller = async (reference, opts) => {
+  const ref = parseReference(reference);
+  const pulled = await pullModule(ref, { insecure: opts.insecure, credentials: resolveCredentials(ref.registry) });
+  return { wasm: pulled.module, manifestDigest: pulled.manifestDigest.replace(/^sha256:/, "") };
 };
 
 const WASM_MAGIC = Buffer.from([0x00, 0x61, 0x73, 0x6d]);
@@ -171,7 +176,7 @@ export async function fetchModule(req: ModuleRequest, opts: FetchOptions = {}): 
       const cached = fromCache(cacheDir, req.moduleSha256, now);
       if (cached) return { path: cached, sha256: req.moduleSha256, origin: "cache" };
     }
-    const pulled = await (opts.pullOci ?? pullOciModule)(reference, { pullPolicy, cacheDir });
+    const pulled = await (opts.pullOci ?? pullOciModule)(reference, { pullPolicy, cacheDir, insecure: opts.insecure });
     checkDigest(req, "spec.sha256", req.sha256, pulled.manifestDigest, "image manifest");
     checkMagic(pulled.wasm, req, url);
     const sha256 = sha256Hex(pulled.wasm);

@@ -7,5 +7,6 @@ import { run } from "./commands/run";
 import { packageCommand } from "./commands/package";
 import { push } from "./commands/push";
 import { pull } from "./commands/pull";
+import { deploy } from "./commands/deploy";
 
-export const commands: Command[] = [create, build, test, run, packageCommand, push, pull];
+export const commands: Command[] = [create, build, test, run, packageCommand, push, pull, deploy];

@@ -1,0 +1,260 @@
+/**
+ * `pwas deploy`: a filter → the WasmPlugin that ships it (validated, deterministic YAML) → optionally
+ * `kubectl apply`. The image itself is pushed separately; this renders the resource that points at it.
+ *
+ * sha256: for http(s):// and file:// urls spec.sha256 is the module's sha256, computed here. For oci:// urls
+ * istio-agent compares spec.sha256 with the image *manifest* digest, which only the registry push knows: it
+ * is taken from `--sha256` or from an `@sha256:` digest in the image reference, and left out otherwise (the
+ * module's own sha256 is recorded in the proxy-wasm-as/module-sha256 annotation either way).
+ *
+ * FAIL_OPEN guard: Istio documents FAIL_OPEN as "not recommended for the authentication or the
+ * authorization plugins". A filter named `auth`, or one whose package.json says
+ * `"pwas": {"failOpenForbidden": true}`, is refused FAIL_OPEN unless `force` is set.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { basename, delimiter, join, resolve } from "node:path";
+import { buildFilter, defaultOutFile, loadFilterProject } from "../build/build";
+import { PwasError } from "../errors";
+import { readPluginConfig } from "../envoy/run";
+import { sha256Hex } from "./module";
+import { assertWasmPlugin, TARGET_REF_KINDS, urlScheme } from "./validate";
+import {
+  FAIL_STRATEGIES, MODULE_SHA256_ANNOTATION, PLUGIN_PHASES, WASMPLUGIN_API_VERSION, WASMPLUGIN_KIND, normalizedUrl,
+  renderWasmPluginYaml, structFromJson, type EnvVar, type FailStrategy, type PluginPhase, type PolicyTargetReference,
+  type WasmPlugin, type WasmPluginSpec,
+} from "./wasmplugin";
+
+export const FAIL_OPEN_WARNING = "Istio: FAIL_OPEN is \"not recommended for the authentication or the authorization plugins\"";
+
+export interface DeployOptions {
+  /** A filter folder (built unless `noBuild`) or a .wasm file. */
+  target: string;
+  /** spec.url: oci://registry/repo:tag (the default scheme), https://..., or file:///path. */
+  image: string;
+  /** metadata.name; default: the filter's name. */
+  name?: string;
+  namespace?: string;
+  /** matchLabels as k=v. */
+  selector?: string[];
+  /** Kind/name, e.g. Gateway/ingress, Service/reviews. */
+  targetRefs?: string[];
+  phase?: string;
+  priority?: number;
+  failStrategy?: string;
+  /** pluginConfig: inline JSON or a file holding it. */
+  config?: string;
+  /** INLINE env as K=V. */
+  env?: string[];
+  /** HOST env: names of the proxy's own variables. */
+  hostEnv?: string[];
+  /** root_id; default the filter's name. */
+  pluginName?: string;
+  /** For oci:// urls: the image manifest digest (hex or sha256:hex). */
+  sha256?: string;
+  imagePullPolicy?: string;
+  imagePullSecret?: string;
+  /** Use the existing build/<name>.wasm instead of building. */
+  noBuild?: boolean;
+  /** Allow FAIL_OPEN on a filter that forbids it. */
+  force?: boolean;
+  progress?: (step: string) => void;
+}
+
+export interface DeployPlan {
+  plugin: WasmPlugin;
+  yaml: string;
+  wasmFile: string;
+  moduleSha256: string;
+  /** Things the user should know (printed to stderr). */
+  notes: string[];
+}
+
+interface FilterFacts {
+  name: string;
+  wasmFile: string;
+  failOpenForbidden: boolean;
+}
+
+/** `Kubernetes names`: lower-case, [a-z0-9-], trimmed of leading/trailing dashes. */
+export function kubernetesName(raw: string): string {
+  return raw.toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^[-.]+|[-.]+$/g, "").slice(0, 253);
+}
+
+async function locateModule(opts: DeployOptions): Promise<FilterFacts> {
+  const target = resolve(opts.target);
+  if (!existsSync(target)) throw new PwasError("E_NOT_FOUND", `${opts.target}: no such filter folder or .wasm file`);
+  if (!statSync(target).isDirectory()) {
+    const name = basename(target).replace(/(\.debug)?\.wasm$/, "");
+    return { name, wasmFile: target, failOpenForbidden: name === "auth" };
+  }
+  const project = loadFilterProject(target);
+  let wasmFile: string;
+  if (opts.noBuild) {
+    wasmFile = defaultOutFile(project);
+    if (!existsSync(wasmFile)) throw new PwasError("E_NOT_FOUND", `${wasmFile} does not exist: build it first (pwas build ${opts.target}) or drop --no-build`);
+  } else {
+    opts.progress?.(`building ${opts.target}`);
+    wasmFile = (await buildFilter(target)).wasmPath;
+  }
+  return { name: project.name, wasmFile, failOpenForbidden: project.name === "auth" || packageForbidsFailOpen(target) };
+}
+
+/** package.json `"pwas": {"failOpenForbidden": true}`. */
+function packageForbidsFailOpen(dir: string): boolean {
+  const path = join(dir, "package.json");
+  if (!existsSync(path)) return false;
+  try {
+    const pkg = JSON.parse(readFileSync(path, "utf8")) as { pwas?: { failOpenForbidden?: unknown } };
+    return pkg.pwas?.failOpenForbidden === true;
+  } catch {
+    throw new PwasError("E_CONFIG", `${path} is not valid JSON`);
+  }
+}
+
+function keyValue(flag: string, s: string): [string, string] {
+  const eq = s.indexOf("=");
+  if (eq <= 0) throw new PwasError("E_USAGE", `${flag} ${s}: expected KEY=VALUE`);
+  return [s.slice(0, eq), s.slice(eq + 1)];
+}
+
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  const upper = value.toUpperCase().replace(/-/g, "_");
+  const hit = allowed.find((a) => a.toUpperCase() === upper);
+  if (!hit) throw new PwasError("E_USAGE", `${flag} must be one of ${allowed.join(", ")}; got ${value}`);
+  return hit;
+}
+
+/** Kind/name → a targetRef with the group Istio expects for that kind. */
+export function parseTargetRef(s: string): PolicyTargetReference {
+  const slash = s.indexOf("/");
+  if (slash <= 0 || slash === s.length - 1) throw new PwasError("E_USAGE", `--target-ref ${s}: expected Kind/name, e.g. Gateway/ingress`);
+  const rawKind = s.slice(0, slash);
+  const kind = Object.keys(TARGET_REF_KINDS).find((k) => k.toLowerCase() === rawKind.toLowerCase());
+  if (!kind) throw new PwasError("E_USAGE", `--target-ref ${s}: kind must be one of ${Object.keys(TARGET_REF_KINDS).join(", ")}`);
+  return { group: TARGET_REF_KINDS[kind][0], kind, name: s.slice(slash + 1) };
+}
+
+function manifestDigest(opts: DeployOptions, url: string): string | undefined {
+  const fromUrl = /@sha256:([a-f0-9]{64})$/.exec(url)?.[1];
+  const given = opts.sha256?.replace(/^sha256:/, "");
+  if (given !== undefined && !/^[a-f0-9]{64}$/.test(given)) throw new PwasError("E_USAGE", `--sha256 must be 64 lower-case hex digits (optionally prefixed sha256:); got ${opts.sha256}`);
+  if (given && fromUrl && given !== fromUrl) throw new PwasError("E_USAGE", `--sha256 ${given} differs from the digest in --image (${fromUrl})`);
+  return given ?? fromUrl;
+}
+
+/** Builds (or finds) the module, renders and validates the WasmPlugin. Pure apart from the build and file reads. */
+export async function planDeploy(opts: DeployOptions): Promise<DeployPlan> {
+  const notes: string[] = [];
+  const scheme = urlScheme(opts.image);
+  if (!["", "oci", "http", "https", "file"].includes(scheme)) {
+    throw new PwasError("E_USAGE", `--image ${opts.image}: Istio fetches oci:// (the default), http(s):// and file:// urls`);
+  }
+  const url = normalizedUrl(opts.image);
+  const phase = oneOf<PluginPhase>("--phase", opts.phase, PLUGIN_PHASES);
+  const failStrategy = oneOf<FailStrategy>("--fail-strategy", opts.failStrategy, FAIL_STRATEGIES);
+  const filter = await locateModule(opts);
+  if (failStrategy === "FAIL_OPEN" && filter.failOpenForbidden) {
+    if (!opts.force) {
+      throw new PwasError("E_CONFIG", `${filter.name} refuses --fail-strategy FAIL_OPEN: a failed ${filter.name} plugin would let every request through. ${FAIL_OPEN_WARNING}. Pass --force to deploy it anyway.`);
+    }
+    notes.push(`FAIL_OPEN on ${filter.name} (forced): ${FAIL_OPEN_WARNING}`);
+  } else if (failStrategy === "FAIL_OPEN" && (phase === "AUTHN" || phase === "AUTHZ")) {
+    notes.push(`FAIL_OPEN in phase ${phase}: ${FAIL_OPEN_WARNING}`);
+  }
+  const bytes = readFileSync(filter.wasmFile);
+  const moduleSha256 = sha256Hex(bytes);
+
+  const spec: WasmPluginSpec = { url };
+  if (opts.selector?.length) spec.selector = { matchLabels: Object.fromEntries(opts.selector.map((s) => keyValue("--selector", s))) };
+  if (opts.targetRefs?.length) spec.targetRefs = opts.targetRefs.map(parseTargetRef);
+  if (url.startsWith("oci://")) {
+    const digest = manifestDigest(opts, url);
+    if (digest) spec.sha256 = digest;
+    else notes.push("spec.sha256 left out: for oci:// it is the image manifest digest (pass --sha256 from your push, or an @sha256: reference); the module's sha256 is in the annotation");
+  } else {
+    if (opts.sha256 && opts.sha256.replace(/^sha256:/, "") !== moduleSha256) {
+      throw new PwasError("E_USAGE", `--sha256 ${opts.sha256} is not the sha256 of ${filter.wasmFile} (${moduleSha256})`);
+    }
+    spec.sha256 = moduleSha256;
+  }
+  if (opts.imagePullPolicy !== undefined) spec.imagePullPolicy = opts.imagePullPolicy as WasmPluginSpec["imagePullPolicy"];
+  if (opts.imagePullSecret !== undefined) spec.imagePullSecret = opts.imagePullSecret;
+  spec.pluginName = opts.pluginName ?? filter.name;
+  if (phase) spec.phase = phase;
+  if (opts.priority !== undefined) spec.priority = opts.priority;
+  if (failStrategy) spec.failStrategy = failStrategy;
+  const env: EnvVar[] = [
+    ...(opts.env ?? []).map((s) => { const [name, value] = keyValue("--env", s); return { name, value }; }),
+    ...(opts.hostEnv ?? []).map((name): EnvVar => ({ name, valueFrom: "HOST" })),
+  ];
+  if (env.length) spec.vmConfig = { env };
+  if (opts.config !== undefined) spec.pluginConfig = structFromJson(readPluginConfig(opts.config), "--config");
+
+  const name = kubernetesName(opts.name ?? filter.name);
+  const plugin: WasmPlugin = {
+    apiVersion: WASMPLUGIN_API_VERSION,
+    kind: WASMPLUGIN_KIND,
+    metadata: {
+      name,
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      annotations: { [MODULE_SHA256_ANNOTATION]: moduleSha256 },
+    },
+    spec,
+  };
+  assertWasmPlugin(plugin, `WasmPlugin ${name}`);
+  return { plugin, yaml: renderWasmPluginYaml(plugin), wasmFile: filter.wasmFile, moduleSha256, notes };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// kubectl
+
+export interface KubectlOptions {
+  /** Environment to look in (PATH, KUBECONFIG, HOME); default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The kubectl binary on PATH (or $KUBECTL), else undefined. */
+export function findKubectl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.KUBECTL) return existsSync(env.KUBECTL) ? env.KUBECTL : undefined;
+  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
+    const p = join(dir, "kubectl");
+    if (existsSync(p) && statSync(p).isFile()) return p;
+  }
+  return undefined;
+}
+
+/** The kubeconfig kubectl would read: $KUBECONFIG's existing entries, ~/.kube/config, or in-cluster credentials. */
+export function findKubeconfig(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).find((p) => p && existsSync(p));
+  const home = join(env.HOME ?? homedir(), ".kube", "config");
+  if (existsSync(home)) return home;
+  if (env.KUBERNETES_SERVICE_HOST && existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) return "(in-cluster)";
+  return undefined;
+}
+
+/** `kubectl apply -f -` with the YAML on stdin; returns kubectl's output. */
+export async function kubectlApply(yaml: string, opts: KubectlOptions = {}): Promise<string> {
+  const env = opts.env ?? process.env;
+  const kubectl = findKubectl(env);
+  if (!kubectl) throw new PwasError("E_NOT_FOUND", "--apply needs kubectl on PATH (or KUBECTL=/path/to/kubectl); without --apply the YAML is printed for `kubectl apply -f -`");
+  if (!findKubeconfig(env)) {
+    throw new PwasError("E_NOT_FOUND", `--apply found kubectl but no kubeconfig: set KUBECONFIG or create ${join(env.HOME ?? homedir(), ".kube", "config")} (kubectl config view shows what kubectl reads)`);
+  }
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(kubectl, ["apply", "-f", "-"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+    child.on("error", (e) => reject(new PwasError("E_NOT_FOUND", `could not run ${kubectl}: ${e.message}`)));
+    child.on("close", (code) => {
+      if (code === 0) resolvePromise(out.trim());
+      else reject(new PwasError("E_CONFIG", `kubectl apply failed (exit ${code}):\n${(err || out).trim()}`));
+    });
+    child.stdin.end(yaml);
+  });
+}
+

@@ -52,6 +52,8 @@ export class FilterConfig {
   responseHeadersToAdd: Header[] = [];
   requestHeadersWhenNotEnforced: Header[] = [];
   xRateLimitHeaders: bool = false;
+  /** RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset (IETF httpapi draft names). */
+  ietfRateLimitHeaders: bool = false;
   xEnvoyRateLimited: bool = true;
   rules: RateLimitRule[] = [];
 
@@ -72,7 +74,7 @@ export class FilterConfig {
 const FIELDS = [
   "stat_prefix", "status", "token_bucket", "filter_enabled", "filter_enforced",
   "request_headers_to_add_when_not_enforced", "response_headers_to_add", "descriptors",
-  "enable_x_ratelimit_headers", "disable_x_envoy_ratelimited_header", "always_consume_default_token_bucket",
+  "enable_x_ratelimit_headers", "enable_ratelimit_headers", "disable_x_envoy_ratelimited_header", "always_consume_default_token_bucket",
   "rate_limits", "max_dynamic_descriptors",
   "domain", "rate_limit_service", "timeout", "failure_mode_deny", "status_on_error", "rate_limited_status",
 ];
@@ -112,6 +114,10 @@ export function parseFilterConfig(cfg: ConfigObject): FilterConfig | null {
   const xrl = cfg.string("enable_x_ratelimit_headers", "OFF");
   if (xrl == "DRAFT_VERSION_03") c.xRateLimitHeaders = true;
   else if (xrl != "OFF") cfg.error("enable_x_ratelimit_headers", "must be OFF or DRAFT_VERSION_03, got \"" + xrl + "\"");
+  // Beyond Envoy: the IETF httpapi draft's names (RateLimit-Limit/-Remaining/-Reset), same values.
+  const ietf = cfg.string("enable_ratelimit_headers", "OFF");
+  if (ietf == "IETF_DRAFT") c.ietfRateLimitHeaders = true;
+  else if (ietf != "OFF") cfg.error("enable_ratelimit_headers", "must be OFF or IETF_DRAFT, got \"" + ietf + "\"");
   c.xEnvoyRateLimited = !cfg.bool("disable_x_envoy_ratelimited_header", false);
   const rl = cfg.array("rate_limits");
   if (rl !== null) c.rules = parseRateLimits(rl);

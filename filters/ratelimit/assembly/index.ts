@@ -62,11 +62,18 @@ class LimitInfo {
     this.resetSeconds = resetSeconds;
   }
 
-  addTo(headers: Header[]): void {
+  addTo(headers: Header[], cfg: FilterConfig): void {
     if (!this.set) return;
-    headers.push(Header.of("x-ratelimit-limit", this.limit));
-    headers.push(Header.of("x-ratelimit-remaining", this.remaining.toString()));
-    headers.push(Header.of("x-ratelimit-reset", this.resetSeconds.toString()));
+    if (cfg.xRateLimitHeaders) {
+      headers.push(Header.of("x-ratelimit-limit", this.limit));
+      headers.push(Header.of("x-ratelimit-remaining", this.remaining.toString()));
+      headers.push(Header.of("x-ratelimit-reset", this.resetSeconds.toString()));
+    }
+    if (cfg.ietfRateLimitHeaders) {
+      headers.push(Header.of("ratelimit-limit", this.limit));
+      headers.push(Header.of("ratelimit-remaining", this.remaining.toString()));
+      headers.push(Header.of("ratelimit-reset", this.resetSeconds.toString()));
+    }
   }
 }
 
@@ -315,9 +322,9 @@ class RateLimitStream extends HttpContext {
     const m = root.metrics!;
     if (allowed) {
       m.ok.increment();
-      if (cfg.xRateLimitHeaders && info.set) {
+      if ((cfg.xRateLimitHeaders || cfg.ietfRateLimitHeaders) && info.set) {
         const extra = this.extra();
-        info.addTo(extra);
+        info.addTo(extra, cfg);
       }
       return Action.Continue;
     }
@@ -331,7 +338,7 @@ class RateLimitStream extends HttpContext {
     const headers = new Array<Header>();
     if (cfg.xEnvoyRateLimited) headers.push(Header.of("x-envoy-ratelimited", "true"));
     if (retryAfter > 0) headers.push(Header.of("retry-after", retryAfter.toString()));
-    if (cfg.xRateLimitHeaders) info.addTo(headers);
+    info.addTo(headers, cfg);
     if (serviceHeaders !== null) for (let i = 0; i < serviceHeaders.length; i++) headers.push(serviceHeaders[i]);
     for (let i = 0; i < cfg.responseHeadersToAdd.length; i++) headers.push(cfg.responseHeadersToAdd[i]);
     const text = body !== null ? body : (details == DETAILS_LOCAL ? encodeUtf8(DETAILS_LOCAL) : EMPTY);

@@ -170,6 +170,22 @@ describe("ratelimit local: enabled, enforced, responses", () => {
     });
   });
 
+  test("enable_ratelimit_headers: IETF_DRAFT sends RateLimit-Limit/-Remaining/-Reset on allowed and denied responses", async () => {
+    const host = await startFilter({ token_bucket: bucket(2, 1, "10s"), enable_ratelimit_headers: "IETF_DRAFT" });
+    const first = request(host);
+    expect(first.status).toBe(200);
+    expect(first.headers).toMatchObject({ "ratelimit-limit": "2", "ratelimit-remaining": "1", "ratelimit-reset": "10" });
+    expect(first.headers["x-ratelimit-limit"]).toBeUndefined();
+    request(host);
+    const denied = request(host);
+    expect(denied.status).toBe(429);
+    expect(denied.headers).toMatchObject({ "ratelimit-limit": "2", "ratelimit-remaining": "0", "x-envoy-ratelimited": "true" });
+  });
+
+  test("enable_ratelimit_headers rejects unknown values", async () => {
+    await expect(startFilter({ token_bucket: bucket(2, 1, "10s"), enable_ratelimit_headers: "ON" })).rejects.toThrow(/enable_ratelimit_headers: must be OFF or IETF_DRAFT, got "ON"/);
+  });
+
   test("disable_x_envoy_ratelimited_header drops the header from denials", async () => {
     const host = await startFilter({ token_bucket: bucket(1, 1, "10s"), disable_x_envoy_ratelimited_header: true });
     request(host);

@@ -1,5 +1,5 @@
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
+import { findOnPath, findUp, isExecutable } from "../binaries";
 import { ENVOY_INSTALL_COMMAND, ENVOY_LOCAL_BIN, ENVOY_VERSION } from "./version";
 
 export interface LocateEnvoyOptions {
@@ -40,33 +40,4 @@ export function locateEnvoy(opts: LocateEnvoyOptions = {}): string {
     `Envoy binary not found. Run \`make setup\` (or \`${ENVOY_INSTALL_COMMAND}\` in the project root) ` +
       `to install Envoy ${ENVOY_VERSION}, put \`envoy\` on PATH, or set ENVOY_BIN to an Envoy binary.`,
   );
-}
-
-function findUp(dir: string, relative: string): string | undefined {
-  for (;;) {
-    const candidate = join(dir, relative);
-    if (isExecutable(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-function findOnPath(name: string, path: string): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    if (!statSync(file).isFile()) return false;
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,5 +1,5 @@
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { findOnPath, findUp, isExecutable } from "../binaries";
 
 /** Where scripts/setup-ratelimit.sh puts the envoyproxy/ratelimit service binary, relative to the project root. */
 export const RATELIMIT_LOCAL_BIN = join(".tools", "bin", "ratelimit");
@@ -42,33 +42,4 @@ export function locateRatelimitService(env: NodeJS.ProcessEnv = process.env): Lo
   return onPath
     ? { ok: true, path: onPath }
     : { ok: false, reason: `the envoyproxy/ratelimit service is not built; run \`${SETUP_COMMAND}\` (needs Go) or set RATELIMIT_BIN` };
-}
-
-function findUp(dir: string, relative: string): string | undefined {
-  for (;;) {
-    const candidate = join(dir, relative);
-    if (isExecutable(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-function findOnPath(name: string, path: string): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

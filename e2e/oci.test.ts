@@ -259,6 +259,26 @@ describeWithRegistry("push and pull against docker-registry, checked with skopeo
     );
   });
 
+  test("an image index resolves to its linux/amd64 image, as istio-agent's library picks it; without one it is refused", async () => {
+    const { RegistryClient, parseReference, canonicalJson } = await import("../src/oci");
+    const client = new RegistryClient(parseReference(`${registry.host}/filters/http-headers`), { insecure: true, actions: "pull,push" });
+    const compat = await client.getManifest(pushed.compat, ["application/vnd.oci.image.manifest.v1+json"]);
+    const index = (arch: string) => canonicalJson({
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: pushed.compat, size: compat.bytes.length, platform: { architecture: arch, os: "linux" } }],
+    });
+    await client.putManifest("index", index("amd64"), "application/vnd.oci.image.index.v1+json");
+    await client.putManifest("index-arm", index("arm64"), "application/vnd.oci.image.index.v1+json");
+    const out = join(work, "from-index.wasm");
+    const r = await ok("pull", `oci://${registry.host}/filters/http-headers:index`, "--insecure", "--output", out, "--sha256", pushed.compat.slice(7));
+    expect(r.err).toContain(`image index: taking its linux/amd64 image ${pushed.compat}`);
+    expect(r.out).toContain(`manifest digest  ${pushed.compat}`);
+    expect(readFileSync(out).equals(wasm)).toBe(true);
+    const arm = await pwas("pull", `oci://${registry.host}/filters/http-headers:index-arm`, "--insecure", "--output", out);
+    expect(arm.code).toBe(1);
+    expect(arm.err).toContain("is an image index without a linux/amd64 image, which istio-agent cannot use");
+  });
+
   test("transport rules: https unless --insecure, and --insecure only for loopback registries", async () => {
     const https = await pwas("pull", `oci://${registry.host}/filters/http-headers:oci`, "--output", join(work, "x.wasm"));
     expect(https.code).toBe(1);

@@ -55,12 +55,11 @@ export async function pullModule(ref: ImageReference, opts: PullOptions = {}): P
   const client = new RegistryClient(ref, { insecure: opts.insecure, credentials: opts.credentials, actions: "pull", signal: opts.signal });
   progress(`fetching manifest of ${formatReference(ref)}`);
   let fetched = await client.getManifest(ref.digest ?? ref.tag!, ACCEPT);
-  let doc = parseJson(fetched.bytes, `the manifest of ${formatReference(ref)}`);
+  const doc = parseJson(fetched.bytes, `the manifest of ${formatReference(ref)}`);
   if (isIndex(doc, fetched.contentType)) {
     const child = choosePlatform(doc as unknown as Index, formatReference(ref));
     progress(`image index: taking its linux/amd64 image ${child.digest}`);
     fetched = await client.getManifest(child.digest, ACCEPT);
-    doc = parseJson(fetched.bytes, `manifest ${child.digest}`);
   }
   const manifest = parseManifest(fetched.bytes, `the manifest of ${formatReference(ref)}`);
   const manifestHex = fetched.digest.slice("sha256:".length);

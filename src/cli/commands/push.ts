@@ -15,7 +15,8 @@ export const registryOptionHelp = [
   "--password <p>   (prefer the environment: the flag is visible in the process list)",
   "--token <t>      a registry bearer token, sent as is",
   "--insecure       plain http, for a registry on this machine only (localhost, 127.0.0.1, ::1)",
-  `Credentials otherwise come from ${ENV_USERNAME}/${ENV_PASSWORD} or ${ENV_TOKEN}, then ~/.docker/config.json (auths).`,
+  `Without these flags: ${ENV_USERNAME} and ${ENV_PASSWORD}, or ${ENV_TOKEN},`,
+  "then the registry's entry in ~/.docker/config.json (auths; $DOCKER_CONFIG moves it).",
 ];
 
 export function registryCredentials(args: ParsedArgs, registry: string, io: Io): Credentials {

@@ -101,7 +101,9 @@ function walk(s: CrdSchema, v: unknown, path: string, rules: Readonly<Record<str
     return;
   }
   if (s.type && !typeMatches(s.type, v)) {
-    out.push({ path: at, message: `must be ${article(s.type)}, got ${article(typeName(v))}` });
+    // YAML turns unquoted 12345, 1.0, yes/no into numbers and booleans: say so where a string was meant.
+    const hint = s.type === "string" && (typeof v === "number" || typeof v === "boolean") ? ` (quote the value: YAML reads it as a ${typeof v})` : "";
+    out.push({ path: at, message: `must be ${article(s.type)}, got ${article(typeName(v))}${hint}` });
     return;
   }
   if (s.enum && !s.enum.includes(v as string | number)) {

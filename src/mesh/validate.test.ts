@@ -69,7 +69,7 @@ describe("WasmPlugin validation", () => {
       "spec.match[0].ports[0].number: must be at least 1, got 0",
       "spec.pluginName: must not be empty",
     ]);
-    expect(problems({ url: 7 })).toEqual(["spec.url: must be a string, got an integer"]);
+    expect(problems({ url: 7 })).toEqual(["spec.url: must be a string, got an integer (quote the value: YAML reads it as a number)"]);
     expect(problems({})).toEqual(["spec.url: is required"]);
   });
 

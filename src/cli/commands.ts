@@ -8,5 +8,6 @@ import { packageCommand } from "./commands/package";
 import { push } from "./commands/push";
 import { pull } from "./commands/pull";
 import { deploy } from "./commands/deploy";
+import { preview } from "./commands/preview";
 
-export const commands: Command[] = [create, build, test, run, packageCommand, push, pull, deploy];
+export const commands: Command[] = [create, build, test, run, packageCommand, push, pull, deploy, preview];

@@ -1,0 +1,227 @@
+/**
+ * `pwas preview`: WasmPlugin YAML → the Envoy config istiod and istio-agent would produce → a real Envoy in
+ * front of echo upstreams. The translation is translate.ts; this file reads files, fetches modules, lays out
+ * listeners, routes and upstreams, and starts and stops the processes.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { PwasError } from "../errors";
+import {
+  cluster, httpListener, renderBootstrap, type Bootstrap, type Cluster, type HttpFilter, type JsonObject, type Route,
+} from "../envoy/bootstrap";
+import { startEcho, type EchoServer } from "../envoy/echo";
+import { startEnvoy } from "../envoy/envoy";
+import { EnvoyStartError, type StartedEnvoy } from "../envoy/instance";
+import { clusterFromUrl } from "../envoy/run";
+import { fetchModule, type FetchOptions, type LocalModule } from "./module";
+import { httpFilterChain, translateWasmPlugins, type TranslatedPlugin, type Translation } from "./translate";
+import { assertWasmPlugin } from "./validate";
+import { MODULE_SHA256_ANNOTATION, parseWasmPluginYaml, resourceName, type PluginPhase, type WasmPlugin } from "./wasmplugin";
+
+export const DEFAULT_ROUTE_HEADER = "x-route-subset";
+export const LISTENER_NAME = "preview";
+
+export interface PreviewOptions {
+  /** WasmPlugin YAML files (several documents per file allowed). */
+  files: string[];
+  port?: number;
+  adminPort?: number;
+  concurrency?: number;
+  /**
+   * Names of echo upstreams to start, one cluster each. Requests whose `routeHeader` equals a name go to that
+   * upstream; all others to the first. Default: one upstream named "echo".
+   */
+  upstreams?: string[];
+  /** The request header routes match on (the routing filter's `subset_header`). Default x-route-subset. */
+  routeHeader?: string;
+  /** Extra clusters for plugin callouts, as name=http://host:port. */
+  clusters?: string[];
+  /** Native filters standing in for Istio's own authn / authz / stats filters, placed after that phase's plugins. */
+  istioFilters?: Partial<Record<Exclude<PluginPhase, "UNSPECIFIED_PHASE">, HttpFilter[]>>;
+  /** Module fetching (cache folder, OCI puller). */
+  fetch?: FetchOptions;
+  rootNamespace?: string;
+  progress?: (step: string) => void;
+}
+
+/** One row of the chain table. */
+export interface ChainRow {
+  position: number;
+  plugin: string;
+  phase: PluginPhase;
+  priority: string;
+  failurePolicy: string;
+  rootId: string;
+  module: string;
+  url: string;
+}
+
+export interface PreviewPlan {
+  plugins: WasmPlugin[];
+  modules: Record<string, LocalModule>;
+  translation: Translation;
+  bootstrap: Bootstrap;
+  chain: ChainRow[];
+}
+
+export interface RunningPreview extends PreviewPlan {
+  envoy: StartedEnvoy;
+  upstreams: EchoServer[];
+  listenerUrl: string;
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Reads and validates every WasmPlugin in the files; names must be unique across them. */
+export function loadWasmPluginFiles(files: string[]): WasmPlugin[] {
+  if (files.length === 0) throw new PwasError("E_USAGE", "give at least one WasmPlugin YAML file");
+  const out: WasmPlugin[] = [];
+  const where = new Map<string, string>();
+  for (const file of files) {
+    if (!existsSync(file)) throw new PwasError("E_NOT_FOUND", `${file}: no such file`);
+    for (const doc of parseWasmPluginYaml(readFileSync(file, "utf8"), file)) {
+      const plugin = assertWasmPlugin(doc.resource, doc.source);
+      const name = resourceName(plugin);
+      const first = where.get(name);
+      if (first) throw new PwasError("E_VALIDATION", `${doc.source}: WasmPlugin ${name} is also defined in ${first}; a namespace holds one resource per name`);
+      where.set(name, doc.source);
+      out.push(plugin);
+    }
+  }
+  return out;
+}
+
+function upstreamNames(names: string[] | undefined): string[] {
+  const list = names && names.length > 0 ? names : ["echo"];
+  const seen = new Set<string>();
+  for (const n of list) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(n)) throw new PwasError("E_USAGE", `upstream name ${JSON.stringify(n)}: use letters, digits, '_', '.' and '-'`);
+    if (seen.has(n)) throw new PwasError("E_USAGE", `upstream ${n} is listed twice`);
+    seen.add(n);
+  }
+  return list;
+}
+
+/** Routes: one per upstream on `routeHeader: <name>`, then everything else to the first upstream. */
+export function upstreamRoutes(names: string[], routeHeader = DEFAULT_ROUTE_HEADER): Route[] {
+  return [
+    ...names.map((n): Route => ({ match: { prefix: "/", headers: [{ name: routeHeader, exact: n }] }, cluster: n })),
+    { match: { prefix: "/" }, cluster: names[0] },
+  ];
+}
+
+function chainRows(t: Translation, modules: Record<string, LocalModule>): ChainRow[] {
+  return t.http.map((p: TranslatedPlugin, i): ChainRow => ({
+    position: i + 1,
+    plugin: p.resourceName,
+    phase: p.phase,
+    priority: p.priority === undefined ? "-" : String(p.priority),
+    failurePolicy: p.envoy.failurePolicy ?? "FAIL_CLOSED",
+    rootId: p.envoy.rootId || "-",
+    module: `${modules[p.resourceName]?.sha256.slice(0, 12) ?? "?"} (${modules[p.resourceName]?.origin ?? "?"})`,
+    url: p.url,
+  }));
+}
+
+/** The chain as aligned text lines (a header, one line per plugin, then the router). */
+export function formatChain(rows: ChainRow[]): string[] {
+  const header = ["#", "plugin", "phase", "priority", "failure_policy", "root_id", "module sha256", "url"];
+  const body = rows.map((r) => [String(r.position), r.plugin, r.phase, r.priority, r.failurePolicy, r.rootId, r.module, r.url]);
+  body.push([String(rows.length + 1), "envoy.filters.http.router", "-", "-", "-", "-", "-", "-"]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+  return [line(header), ...body.map(line)];
+}
+
+/** Everything short of starting processes: read, validate, fetch modules, translate, lay out the bootstrap. */
+export async function planPreview(opts: PreviewOptions): Promise<PreviewPlan> {
+  const progress = opts.progress ?? (() => undefined);
+  const plugins = loadWasmPluginFiles(opts.files);
+  const modules: Record<string, LocalModule> = {};
+  for (const p of plugins) {
+    const name = resourceName(p);
+    progress(`module for ${name}: ${p.spec.url}`);
+    modules[name] = await fetchModule({
+      plugin: name,
+      url: p.spec.url,
+      sha256: p.spec.sha256 || undefined,
+      moduleSha256: p.metadata.annotations?.[MODULE_SHA256_ANNOTATION],
+      pullPolicy: p.spec.imagePullPolicy,
+    }, opts.fetch);
+  }
+  let translation: Translation;
+  try {
+    translation = translateWasmPlugins(plugins, {
+      modules: Object.fromEntries(Object.entries(modules).map(([k, m]) => [k, m.path])),
+      rootNamespace: opts.rootNamespace,
+    });
+  } catch (e) {
+    throw new PwasError("E_VALIDATION", (e as Error).message);
+  }
+  if (translation.network.length > 0) {
+    throw new PwasError("E_USAGE", `${translation.network.map((p) => p.resourceName).join(", ")}: type NETWORK plugins are not previewed (preview runs an HTTP listener); preview HTTP plugins only`);
+  }
+  const names = upstreamNames(opts.upstreams);
+  const extra: Cluster[] = (opts.clusters ?? []).map((spec) => {
+    const eq = spec.indexOf("=");
+    if (eq <= 0) throw new PwasError("E_USAGE", `--cluster ${spec}: expected name=http://host:port`);
+    if (names.includes(spec.slice(0, eq))) throw new PwasError("E_USAGE", `--cluster ${spec.slice(0, eq)}: that name is an upstream already`);
+    return clusterFromUrl(spec.slice(0, eq), spec.slice(eq + 1));
+  });
+  const bootstrap: Bootstrap = {
+    adminPort: opts.adminPort ?? 0,
+    listeners: [httpListener(LISTENER_NAME, {
+      port: opts.port ?? 0,
+      httpFilters: httpFilterChain(translation, opts.istioFilters),
+      virtualHosts: [{ name: "all", routes: upstreamRoutes(names, opts.routeHeader) }],
+    })],
+    // Upstream ports are placeholders until startPreview has started the echo servers.
+    clusters: [...names.map((n) => cluster(n, 0)), ...extra],
+  };
+  return { plugins, modules, translation, bootstrap, chain: chainRows(translation, modules) };
+}
+
+/** The Envoy bootstrap JSON a plan renders to (upstream ports are placeholders until started). */
+export function renderPreviewBootstrap(plan: PreviewPlan): JsonObject {
+  return renderBootstrap(plan.bootstrap);
+}
+
+/** Plans, starts the echo upstreams and Envoy, and returns once Envoy is ready. The caller stops it. */
+export async function startPreview(opts: PreviewOptions): Promise<RunningPreview> {
+  const progress = opts.progress ?? (() => undefined);
+  // Plan first, so bad input fails before anything is started.
+  const planned = await planPreview(opts);
+  const names = upstreamNames(opts.upstreams);
+  const upstreams: EchoServer[] = [];
+  try {
+    for (const n of names) upstreams.push(await startEcho({ name: n }));
+    const ports = new Map(upstreams.map((u) => [u.name!, u.port]));
+    const plan: PreviewPlan = {
+      ...planned,
+      bootstrap: { ...planned.bootstrap, clusters: planned.bootstrap.clusters!.map((c) => ({ ...c, port: ports.get(c.name) ?? c.port })) },
+    };
+    progress(`upstreams ${upstreams.map((u) => `${u.name} (${u.url})`).join(", ")}`);
+    progress("starting Envoy");
+    let envoy: StartedEnvoy;
+    try {
+      envoy = await startEnvoy(plan.bootstrap, { concurrency: opts.concurrency ?? 1 });
+    } catch (e) {
+      if (e instanceof EnvoyStartError) {
+        const lines = e.envoyLog.split("\n").filter((l) => /wasm/i.test(l) && /error|critical|fail/i.test(l));
+        throw new PwasError("E_ENVOY", `Envoy did not start:\n${(lines.length ? lines : e.envoyLog.split("\n").slice(-15)).join("\n")}`);
+      }
+      throw e;
+    }
+    return {
+      ...plan, envoy, upstreams,
+      listenerUrl: envoy.url("/", LISTENER_NAME),
+      adminUrl: envoy.adminUrl,
+      async stop() {
+        await envoy.stop();
+        await Promise.allSettled(upstreams.map((u) => u.close()));
+      },
+    };
+  } catch (e) {
+    await Promise.allSettled(upstreams.map((u) => u.close()));
+    throw e;
+  }
+}

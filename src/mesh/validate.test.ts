@@ -76,6 +76,11 @@ describe("WasmPlugin validation", () => {
   test("the envelope: apiVersion, kind, a DNS name and namespace", () => {
     const bad = { apiVersion: "extensions.istio.io/v1beta9", kind: "WasmPlugin", metadata: { name: "Bad_Name", namespace: "x.y" }, spec: { url: "oci://x/y:1" } };
     expect(validateWasmPlugin(bad).map((v) => v.path)).toEqual(["apiVersion", "metadata.name", "metadata.namespace"]);
+    // YAML 1.1 reads an unquoted y / no / 123 as a boolean or number.
+    expect(validateWasmPlugin({ ...bad, apiVersion: "extensions.istio.io/v1alpha1", metadata: { name: true, namespace: 123 } }).map((v) => `${v.path}: ${v.message}`)).toEqual([
+      "metadata.name: must be a string, got true (quote the value: YAML reads it as a boolean)",
+      "metadata.namespace: must be a string, got 123 (quote the value: YAML reads it as a number)",
+    ]);
     expect(validateWasmPlugin("url: x")).toEqual([{ path: "(root)", message: "must be a mapping with apiVersion, kind, metadata and spec" }]);
   });
 

@@ -54,6 +54,10 @@ export const TARGET_REF_KINDS: Readonly<Record<string, readonly string[]>> = {
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+function quoteHint(v: unknown): string {
+  return typeof v === "number" || typeof v === "boolean" ? ` (quote the value: YAML reads it as a ${typeof v})` : "";
+}
+
 function envelope(value: unknown): Violation[] {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return [{ path: "(root)", message: "must be a mapping with apiVersion, kind, metadata and spec" }];
@@ -67,11 +71,14 @@ function envelope(value: unknown): Violation[] {
     out.push({ path: "metadata", message: "is required (with at least a name)" });
     return out;
   }
-  if (typeof meta.name !== "string" || meta.name === "") out.push({ path: "metadata.name", message: "is required" });
+  if (meta.name === undefined || meta.name === "") out.push({ path: "metadata.name", message: "is required" });
+  else if (typeof meta.name !== "string") out.push({ path: "metadata.name", message: `must be a string, got ${JSON.stringify(meta.name)}${quoteHint(meta.name)}` });
   else if (meta.name.length > 253 || !DNS1123_SUBDOMAIN.test(meta.name)) {
     out.push({ path: "metadata.name", message: `must be lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (at most 253); got ${JSON.stringify(meta.name)}` });
   }
-  if (meta.namespace !== undefined && (typeof meta.namespace !== "string" || meta.namespace.length > 63 || !DNS1123_LABEL.test(meta.namespace))) {
+  if (meta.namespace !== undefined && typeof meta.namespace !== "string") {
+    out.push({ path: "metadata.namespace", message: `must be a string, got ${JSON.stringify(meta.namespace)}${quoteHint(meta.namespace)}` });
+  } else if (meta.namespace !== undefined && (meta.namespace.length > 63 || !DNS1123_LABEL.test(meta.namespace))) {
     out.push({ path: "metadata.namespace", message: `must be a DNS label (lower-case letters, digits and '-', at most 63); got ${JSON.stringify(meta.namespace)}` });
   }
   for (const rec of ["labels", "annotations"] as const) {

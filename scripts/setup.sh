@@ -18,6 +18,9 @@ bash scripts/setup-envoy.sh
 step "Redis and envoyproxy/ratelimit (global rate limiting)"
 bash scripts/setup-ratelimit.sh
 
+step "OCI registry test tools (docker-registry, skopeo, htpasswd: Debian packages)"
+bash scripts/setup-registry.sh
+
 step "pwas CLI bundle"
 node scripts/bundle-cli.mjs
 echo "dist/pwas.js"

@@ -18,3 +18,42 @@ export class Header {
   /** True when the name equals `name` byte for byte (the host lower-cases names it stores). */
   is(name: string): bool { return bytesEqualString(this.key, name); }
 }
+
+/** An HTTP field name (RFC 9110 token), optionally with a leading ":" for pseudo-headers. For config checks. */
+export function isHeaderName(s: string): bool {
+  const n = s.length;
+  let i = n > 0 && s.charCodeAt(0) == 58 ? 1 : 0;
+  if (i == n) return false;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    // ! # $ % & ' * + - . ^ _ ` | ~
+    if (!alnum && c != 33 && !(c >= 35 && c <= 39) && c != 42 && c != 43 && c != 45 && c != 46 && c != 94 && c != 95 && c != 96 && c != 124 && c != 126) return false;
+  }
+  return true;
+}
+
+/** A header value without control characters (CR and LF above all): safe to put in a header. */
+export function isHeaderValue(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c != 9) || c == 127) return false;
+  }
+  return true;
+}
+
+/** ASCII lower-casing, as Envoy does for header names (returns `s` itself when nothing changes). */
+export function asciiLower(s: string): string {
+  let upper = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) { upper = true; break; }
+  }
+  if (!upper) return s;
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import { registerRootFactory, RootFactory, setCollectInterval } from "./internal
 export { PAUSE_AND_WATERMARK } from "./abi/enums";
 export { WasmResult, LogLevel, Action, BufferType, MapType, PeerType, StreamType, MetricType, GrpcStatus } from "./abi/enums";
 export { Context, RootContext, HttpContext, TcpContext } from "./context";
-export { Header } from "./header";
+export { Header, isHeaderName, isHeaderValue, asciiLower } from "./header";
 export {
   HeaderMap, requestHeaders, requestTrailers, responseHeaders, responseTrailers,
   httpCallResponseHeaders, httpCallResponseTrailers, grpcInitialMetadata, grpcTrailingMetadata,

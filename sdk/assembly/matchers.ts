@@ -27,6 +27,7 @@ import { HeaderMap, requestHeaders } from "./headers";
 import { getMapPairs } from "./internal/hostcalls";
 import { Regex } from "./regex";
 import { encodeUtf8 } from "./utf8";
+import { isHeaderName, asciiLower } from "./header";
 
 // ---------------------------------------------------------------------------------------------------------
 // Strings
@@ -511,36 +512,6 @@ function indexOfBytes(hay: usize, hayLen: usize, needle: usize, needleLen: usize
     if ((ignoreCase ? lowerByte(c) : c) == first && bytesEqual(hay + i, needle, needleLen, ignoreCase)) return <isize>i;
   }
   return -1;
-}
-
-function asciiLower(s: string): string {
-  // Fast path: most names are already lower-case.
-  let upper = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) { upper = true; break; }
-  }
-  if (!upper) return s;
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
-  }
-  return out;
-}
-
-/** An HTTP header name as Envoy's HeaderMatcher accepts it: an optional ":" then RFC 7230 token characters. */
-function isHeaderName(s: string): bool {
-  const n = s.length;
-  let i = n > 0 && s.charCodeAt(0) == 58 ? 1 : 0;
-  if (i == n) return false;
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-    // ! # $ % & ' * + - . ^ _ ` | ~
-    if (!alnum && c != 33 && !(c >= 35 && c <= 39) && c != 42 && c != 43 && c != 45 && c != 46 && c != 94 && c != 95 && c != 96 && c != 124 && c != 126) return false;
-  }
-  return true;
 }
 
 function copyOut(ptr: usize, len: usize): ArrayBuffer {

@@ -7,3 +7,4 @@ export {
   type StartedRatelimitService,
 } from "./ratelimit";
 export { servicesHarness, type ServicesHarness } from "./testing";
+export { locateDockerRegistry, locateHtpasswd, locateSkopeo, REGISTRY_SETUP_COMMAND, startRegistry, type RegistryOptions, type StartedRegistry } from "./registry";

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { findOnPath, isExecutable } from "../binaries";
 import { freePort, ServiceProcess } from "./child";
 import type { Located } from "./locate";
 
@@ -33,21 +34,9 @@ function locateTool(name: string, override: string, env: NodeJS.ProcessEnv): Loc
   if (given) {
     return isExecutable(given) ? { ok: true, path: given } : { ok: false, reason: `${override} points at ${given}, which is not an executable file` };
   }
-  for (const dir of [...(env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/bin", "/usr/sbin"]) {
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return { ok: true, path: candidate };
-  }
+  const found = findOnPath(name, [env.PATH ?? "", "/usr/bin", "/usr/sbin"].join(delimiter));
+  if (found) return { ok: true, path: found };
   return { ok: false, reason: `${name} not found on PATH or in /usr/bin; run \`${REGISTRY_SETUP_COMMAND}\` (installs the Debian packages) or set ${override}` };
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface RegistryOptions {

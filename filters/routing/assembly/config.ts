@@ -4,6 +4,7 @@
 
 import {
   ConfigObject, ConfigArray, Counter, Header, HeaderMatcher, Regex, StringMatcher, StringMatchKind,
+  isHeaderName, isHeaderValue, asciiLower,
 } from "proxy-wasm-as";
 import { parseCidr, Cidr } from "./cidr";
 import { Condition, Destination, HeaderOps, MatchBlock, Rule, Settings, Source, StickyKind } from "./rules";
@@ -398,34 +399,3 @@ function propertyName(o: ConfigObject, key: string): string {
   return n;
 }
 
-/** An HTTP field name (RFC 9110 token), optionally with a leading ":" for pseudo-headers. */
-function isHeaderName(s: string): bool {
-  const n = s.length;
-  let i = n > 0 && s.charCodeAt(0) == 58 ? 1 : 0;
-  if (i == n) return false;
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-    // ! # $ % & ' * + - . ^ _ ` | ~
-    if (!alnum && c != 33 && !(c >= 35 && c <= 39) && c != 42 && c != 43 && c != 45 && c != 46 && c != 94 && c != 95 && c != 96 && c != 124 && c != 126) return false;
-  }
-  return true;
-}
-
-/** No control characters (CR and LF above all): the value goes into a request header. */
-function isHeaderValue(s: string): bool {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 32 && c != 9) || c == 127) return false;
-  }
-  return true;
-}
-
-function asciiLower(s: string): string {
-  let upper = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) { upper = true; break; }
-  }
-  return upper ? s.toLowerCase() : s;
-}

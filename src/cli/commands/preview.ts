@@ -4,7 +4,7 @@ import type { Command } from "../command";
 export const preview: Command = {
   name: "preview",
   summary: "Run WasmPlugin resources in a real Envoy the way Istio would configure them, until Ctrl-C",
-  usage: "pwas preview <wasmplugin.yaml ...> [--port N] [--admin-port N] [--upstreams v1,v2,...] [--route-header H] [--cluster name=url ...] [--cache-dir D] [--dry-run]",
+  usage: "pwas preview <wasmplugin.yaml ...> [--port N] [--admin-port N] [--upstreams v1,v2,...] [--route-header H] [--cluster name=url ...] [--cache-dir D] [--insecure] [--dry-run]",
   optionHelp: [
     "--port <n>               listener port (default: a free port)",
     "--admin-port <n>         Envoy admin port (default: a free port)",
@@ -15,7 +15,7 @@ export const preview: Command = {
     "--cluster <name=url>     an extra cluster for plugin callouts (repeatable)",
     "--cache-dir <dir>        where downloaded modules are kept (default .cache/wasm; unused for 24 h → removed)",
     "--insecure               pull oci:// images over plain http from a registry on this machine",
-    "--dry-run                print the chain and the Envoy bootstrap JSON, start nothing",
+    "--dry-run                print the chain and the Envoy bootstrap JSON (upstream ports 0), start nothing",
   ],
   examples: [
     "pwas deploy filters/fault --image file://$PWD/filters/fault/build/fault.wasm > fault.yaml && pwas preview fault.yaml",

@@ -5,10 +5,11 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 STAMP := .tools/.setup-stamp
 
-.PHONY: help setup test unit e2e cli build clean
+.PHONY: help setup demo test unit e2e cli build clean
 
 help:
-	@echo "make setup   install everything (npm packages, Envoy, CLI bundle); safe to re-run"
+	@echo "make setup   install everything (npm packages, Envoy, services, CLI bundle); safe to re-run"
+	@echo "make demo    the four stock filters chained in a real Envoy, with a scripted tour (KEEP=1 leaves it running)"
 	@echo "make test    all tests: unit (emulator) and e2e (real Envoy)"
 	@echo "make unit    unit tests only"
 	@echo "make e2e     tests against real Envoy processes"
@@ -19,6 +20,10 @@ setup: $(STAMP)
 $(STAMP): package.json package-lock.json scripts/setup*.sh src/envoy/version.ts
 	bash scripts/setup.sh
 	@mkdir -p .tools && touch $(STAMP)
+
+demo: setup
+	node scripts/bundle-cli.mjs
+	node dist/demo.js
 
 cli: setup
 	node scripts/bundle-cli.mjs

@@ -2,9 +2,9 @@
 // files by path (assemblyscript, jest, ts-jest) stay external and resolve from node_modules.
 import { build } from "esbuild";
 
-// The CLI, plus the libraries a filter project's tests import as "pwas/emulator", "pwas/envoy", "pwas/build".
+// The CLI, the demo tour, plus the libraries a filter project's tests import as "pwas/emulator", "pwas/envoy", "pwas/build".
 await build({
-  entryPoints: { pwas: "src/cli/main.ts", emulator: "src/emulator/index.ts", envoy: "src/envoy/index.ts", build: "src/build/index.ts" },
+  entryPoints: { pwas: "src/cli/main.ts", emulator: "src/emulator/index.ts", envoy: "src/envoy/index.ts", build: "src/build/index.ts", demo: "demo/tour.ts" },
   outdir: "dist",
   bundle: true,
   platform: "node",

@@ -6,6 +6,7 @@
  * (credentials from flags, environment and ~/.docker/config.json), and the Bearer token flow against an
  * in-test stub that issues 401 challenges and tokens.
  */
+import { describeRequiring } from "../src/requirements";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -39,8 +40,7 @@ function tools(): { ok: true; skopeo: string } | { ok: false; reason: string } {
 }
 
 const available = tools();
-if (!available.ok) console.warn(`oci e2e skipped: ${available.reason}`);
-const describeWithRegistry = available.ok ? describe : describe.skip;
+const describeWithRegistry = describeRequiring(available.ok ? undefined : `oci e2e: ${available.reason}`);
 
 jest.setTimeout(120_000);
 

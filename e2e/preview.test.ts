@@ -3,6 +3,7 @@
  * are translated as istiod would and served in front of echo upstreams. What is checked is what Envoy does and
  * what it reports in /config_dump, not what the translation intended.
  */
+import { describeRequiring } from "../src/requirements";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -193,8 +194,7 @@ describe("pwas preview, the command", () => {
 });
 
 const registry = locateDockerRegistry();
-if (!registry.ok) console.warn(`preview oci:// e2e skipped: ${registry.reason} (\`bash scripts/setup-registry.sh\` installs it)`);
-(registry.ok ? describe : describe.skip)("pwas preview with an oci:// module", () => {
+describeRequiring(registry.ok ? undefined : `preview oci:// e2e: ${registry.reason} (\`bash scripts/setup-registry.sh\` installs it)`)("pwas preview with an oci:// module", () => {
   test("pulls from a registry, checks spec.sha256 against the manifest digest, and caches by module digest", async () => {
     const reg = await startRegistry();
     try {

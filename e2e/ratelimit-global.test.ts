@@ -1,6 +1,7 @@
 // ratelimit (global mode) against real services: envoyproxy/ratelimit backed by Redis, called over gRPC
 // (HTTP/2 cluster) from two Envoys that therefore share one limit, plus the failure modes.
 
+import { describeRequiring } from "../src/requirements";
 import { ratelimitWasm } from "../filters/ratelimit/tests/harness";
 import { cluster, envoyHarness, httpListener, wasmFilter, waitFor, type Bootstrap, type JsonObject, type StartedEnvoy } from "../src/envoy";
 import { freePort, locateRatelimitService, locateRedisServer, servicesHarness, type StartedRatelimitService } from "../src/services";
@@ -9,8 +10,7 @@ import { httpRequest, type ClientResponse } from "./support/client";
 const redisBin = locateRedisServer();
 const serviceBin = locateRatelimitService();
 const missing = !redisBin.ok ? redisBin.reason : !serviceBin.ok ? serviceBin.reason : undefined;
-if (missing) console.log(`ratelimit global e2e skipped: ${missing}`);
-const describeGlobal = missing ? describe.skip : describe;
+const describeGlobal = describeRequiring(missing === undefined ? undefined : `ratelimit global e2e: ${missing}`);
 
 const DOMAIN = "pwas-e2e";
 const LIMIT = 30;

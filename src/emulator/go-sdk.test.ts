@@ -5,11 +5,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { describeRequiring } from "../requirements";
 import { Action, Host, LogLevel, MetricType, PluginStartError, SharedData, StreamType, WasmTrapError } from "./index";
 
 const goAvailable = spawnSync("go", ["version"], { encoding: "utf8" }).status === 0;
-const describeGo = goAvailable ? describe : describe.skip;
-if (!goAvailable) console.log("go-sdk tests skipped: `go` is not on PATH");
+const describeGo = describeRequiring(goAvailable ? undefined : "go-sdk tests need `go` on PATH");
 
 describeGo("emulator: a Go SDK filter (go-headers)", () => {
   let dir: string;

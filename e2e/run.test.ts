@@ -90,3 +90,17 @@ test("pwas run: a configuration the plugin rejects exits non-zero with the plugi
   expect(cli.stderr()).toContain("http-headers: invalid configuration: nope: unknown field");
   expect(cli.stdout()).not.toMatch(/^listener/m);
 }, 120_000);
+
+test("pwas run filters/fault with the documented abort config answers 503 through real Envoy", async () => {
+  const cli = pwas("run", "filters/fault", "--config", '{"abort":{"http_status":503,"percentage":{"numerator":100}}}');
+  const [, listener] = await waitFor(() => /^listener\s+(\S+)$/m.exec(cli.stdout()) ?? undefined, {
+    timeoutMs: 90_000,
+    what: "pwas run to print its listener",
+    abort: () => (cli.exit() !== undefined ? `pwas exited with ${cli.exit()}:\n${cli.stderr()}` : undefined),
+  });
+  const res = await httpRequest(`${listener}anything`);
+  expect(res.status).toBe(503);
+  expect(res.body.toString("utf8")).toBe("fault filter abort");
+  cli.child.kill("SIGTERM");
+  expect(await waitForExit(cli, 15_000)).toBe(0);
+});

@@ -148,6 +148,31 @@ describe("shared data and queues", () => {
     expect(seen).toEqual(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
   });
 
+  test("atomicUpdate loses no update when another worker creates the key between its read and its write", async () => {
+    // Worker B creates the counter (value 1) exactly between worker A's read ("missing") and A's write.
+    // The host ignores cas on a missing key, so a create with cas 0 would overwrite B; atomicUpdate's
+    // create must fail with CasMismatch instead and retry on top of B's value.
+    class RacingStore extends SharedData {
+      raced = false;
+      results: WasmResult[] = [];
+      set(vmId: string, key: Uint8Array, value: Uint8Array, cas: number): WasmResult {
+        if (!this.raced && Buffer.from(key).toString() === "conformance.counter") {
+          this.raced = true;
+          const one = Buffer.alloc(8);
+          one.writeBigUInt64LE(1n);
+          expect(super.set(vmId, key, one, 0)).toBe(WasmResult.Ok);
+        }
+        const r = super.set(vmId, key, value, cas);
+        if (Buffer.from(key).toString() === "conformance.counter") this.results.push(r);
+        return r;
+      }
+    }
+    const store = new RacingStore();
+    const a = await start({ sharedData: store, vmId: "race" });
+    expect(request(a, "counter").h.get("x-counter")).toBe("2");
+    expect(store.results).toEqual([WasmResult.CasMismatch, WasmResult.Ok]);
+  });
+
   test("raw CAS: fresh cas accepted, stale refused, missing key NotFound", async () => {
     const { h } = request(await start(), "cas");
     expect(h.get("x-cas")).toBe(`${WasmResult.Ok},${WasmResult.CasMismatch},${WasmResult.NotFound}`);

@@ -1,0 +1,271 @@
+// `make bench`: one Envoy version, one machine, one pass over every case, each measured the same way.
+// See BENCHMARKS.md for the method and the reading of the figures.
+//
+//   node bench/run.mjs [--quick] [--all] [--only=name,name] [--out=file]
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { buildFilter } from "../../src/build";
+import { httpListener, locateEnvoy, startEnvoy, ENVOY_VERSION, type StartedEnvoy } from "../../src/envoy";
+import { allCases, AS_FOLDERS, filtersOf, type BenchCase } from "./cases";
+import { renderChart } from "./chart";
+import { fortioVersion, runLoad, type LoadResult } from "./load";
+import { measureModule, round, type ModuleFigures } from "./modules";
+import { deriveComparisons, type CaseResult, type Results } from "./results";
+import { mintKeys } from "./tokens";
+
+interface Settings {
+  mode: "full" | "quick";
+  /** Passes over all cases. Cases are interleaved (every case once per round) and each figure is the median
+   *  over rounds, so a burst of load from elsewhere on the machine lands in one round of a few cases. */
+  rounds: number;
+  warmupSeconds: number;
+  latencySeconds: number;
+  maxSeconds: number;
+  /** Fixed request rate of the latency run: low enough that every case keeps up with it. */
+  qps: number;
+  latencyConnections: number;
+  maxConnections: number;
+  soakRequests: number;
+  vmStarts: number;
+}
+
+const FULL: Settings = { mode: "full", rounds: 3, warmupSeconds: 2, latencySeconds: 8, maxSeconds: 5, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 10_000, vmStarts: 5 };
+const QUICK: Settings = { mode: "quick", rounds: 1, warmupSeconds: 1, latencySeconds: 4, maxSeconds: 3, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 1_000, vmStarts: 3 };
+
+/** Envoy (its worker and main thread) on one core, the load generator on the other. */
+const ENVOY_CORE = 0;
+const LOAD_CORE = 1;
+
+function parseArgs(argv: string[]) {
+  const quick = argv.includes("--quick") || process.env.QUICK === "1";
+  const onlyArg = argv.find((a) => a.startsWith("--only="));
+  // --all: every case, even with --quick (a fast check that every case still runs).
+  const all = argv.includes("--all");
+  const outArg = argv.find((a) => a.startsWith("--out="));
+  return {
+    settings: quick ? QUICK : FULL,
+    all,
+    only: onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined,
+    out: outArg ? outArg.slice("--out=".length) : join("bench", "results", quick ? "quick.json" : "latest.json"),
+  };
+}
+
+interface SdkStatus { wasm: string | null; version: string; reason: string | null }
+
+function readSdkStatus(): Record<string, SdkStatus> {
+  const file = join("bench", "build", "sdks.json");
+  if (!existsSync(file)) return {};
+  return JSON.parse(readFileSync(file, "utf8")) as Record<string, SdkStatus>;
+}
+
+/** A launcher that runs Envoy on ENVOY_CORE: `startEnvoy` spawns it in place of the binary. */
+function pinnedEnvoy(dir: string): string {
+  const launcher = join(dir, "envoy-pinned");
+  writeFileSync(launcher, `#!/bin/sh\nexec taskset -c ${ENVOY_CORE} ${JSON.stringify(locateEnvoy())} "$@"\n`);
+  chmodSync(launcher, 0o755);
+  return launcher;
+}
+
+/** User + system CPU seconds of a process so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 and 15 of stat (utime, stime), counted after the command name: indexes 11 and 12 here.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+async function check(envoy: StartedEnvoy, c: BenchCase): Promise<void> {
+  const res = await fetch(envoy.url("/bench"), { headers: c.headers });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`check request answered ${res.status}: ${body.slice(0, 200)}`);
+  if (c.expectBody !== undefined && body !== c.expectBody) throw new Error(`check request: body ${JSON.stringify(body)}, expected ${JSON.stringify(c.expectBody)}`);
+  if (c.expectHeader && res.headers.get(c.expectHeader[0]) !== c.expectHeader[1]) {
+    throw new Error(`check request: ${c.expectHeader[0]} is ${JSON.stringify(res.headers.get(c.expectHeader[0]))}, expected ${JSON.stringify(c.expectHeader[1])}`);
+  }
+}
+
+function onlyOk(run: LoadResult, what: string): void {
+  const bad = Object.entries(run.codes).filter(([code]) => code !== "200");
+  if (bad.length > 0) throw new Error(`${what}: answers other than 200: ${bad.map(([c, n]) => `${n} × ${c}`).join(", ")}`);
+}
+
+interface EnvoyFigures {
+  p50_us: number;
+  p90_us: number;
+  p99_us: number;
+  rps_at_fixed_rate: number;
+  rps_max: number;
+  cpu_us_per_req: number;
+  load_average: number;
+}
+
+function median(values: number[]): number | null {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  return v.length % 2 ? v[(v.length - 1) / 2] : round((v[v.length / 2 - 1] + v[v.length / 2]) / 2, 2);
+}
+
+async function measureEnvoy(c: BenchCase, wasmFile: string | undefined, launcher: string, s: Settings): Promise<EnvoyFigures> {
+  const envoy = await startEnvoy(
+    {
+      listeners: [httpListener("bench", { httpFilters: filtersOf(c, wasmFile), virtualHosts: [{ name: "bench", routes: c.routes }] })],
+    },
+    { binary: launcher, concurrency: 1, logLevel: "warning" },
+  );
+  try {
+    await check(envoy, c);
+    const url = envoy.url("/bench");
+    const pid = (envoy as unknown as { pid?: number }).pid;
+    await runLoad({ url, headers: c.headers, qps: 0, connections: s.maxConnections, seconds: s.warmupSeconds, core: LOAD_CORE });
+    const latency = await runLoad({ url, headers: c.headers, qps: s.qps, connections: s.latencyConnections, seconds: s.latencySeconds, core: LOAD_CORE });
+    onlyOk(latency, "latency run");
+    const cpu0 = pid ? cpuSeconds(pid) : NaN;
+    const max = await runLoad({ url, headers: c.headers, qps: 0, connections: s.maxConnections, seconds: s.maxSeconds, core: LOAD_CORE });
+    const cpu1 = pid ? cpuSeconds(pid) : NaN;
+    onlyOk(max, "max-throughput run");
+    return {
+      p50_us: round(latency.percentilesUs["50"]),
+      p90_us: round(latency.percentilesUs["90"]),
+      p99_us: round(latency.percentilesUs["99"]),
+      rps_at_fixed_rate: round(latency.actualQps),
+      rps_max: Math.round(max.actualQps),
+      cpu_us_per_req: Number.isFinite(cpu1 - cpu0) ? round(((cpu1 - cpu0) * 1e6) / max.requests, 2) : NaN,
+      load_average: round(loadavg()[0], 2),
+    };
+  } finally {
+    await envoy.stop();
+  }
+}
+
+function emptyResult(c: BenchCase): CaseResult {
+  return {
+    name: c.name, kind: c.kind, sdk: c.sdk, group: c.group, pair: c.pair ?? null,
+    p50_us: null, p90_us: null, p99_us: null, rps_max: null, added_p50_us: null,
+    module_bytes: null, module_gzip_bytes: null, memory_bytes: null, vm_start_ms: null,
+    memory_start_bytes: null, cpu_us_per_req: null, added_cpu_us_per_req: null, rps_at_fixed_rate: null,
+    added_p50_ratio: null, rps_ratio: null, cpu_ratio: null, load_average: null, error: null,
+  };
+}
+
+async function main(): Promise<void> {
+  const { settings: s, only, out, all } = parseArgs(process.argv.slice(2));
+  const keys = mintKeys();
+  const cases = allCases(keys).filter((c) => (only ? only.has(c.name) || c.kind === "none" : all || s.mode === "full" || c.quick));
+  const sdks = readSdkStatus();
+  const envoyBin = locateEnvoy();
+  const envoyVersion = execFileSync(envoyBin, ["--version"], { encoding: "utf8" }).trim().replace(/^.*version:\s*/, "");
+  const scratch = mkdtempSync(join(tmpdir(), "pwas-bench-run-"));
+  const startLoad = loadavg();
+  const results: CaseResult[] = [];
+
+  try {
+    const launcher = pinnedEnvoy(scratch);
+
+    // This SDK's modules: built now, with the project's own build, so they match the working tree.
+    const built = new Map<string, string>();
+    for (const folder of new Set(cases.flatMap((c) => (c.module && "build" in c.module ? [c.module.build] : [])))) {
+      const t0 = Date.now();
+      const r = await buildFilter(AS_FOLDERS[folder]);
+      built.set(folder, r.wasmPath);
+      console.log(`built ${AS_FOLDERS[folder]} (${r.bytes} bytes, ${Date.now() - t0} ms)`);
+    }
+
+    // Per case: the module's figures once, then one Envoy run per round.
+    const runnable: Array<{ c: BenchCase; r: CaseResult; wasmFile?: string; rounds: EnvoyFigures[] }> = [];
+    for (const c of cases) {
+      const r = emptyResult(c);
+      results.push(r);
+      let wasmFile: string | undefined;
+      if (c.module && "build" in c.module) wasmFile = built.get(c.module.build);
+      if (c.module && "sdk" in c.module) {
+        const st = sdks[c.module.sdk];
+        if (!st) r.error = `not built: run scripts/setup-bench.sh (bench/build/sdks.json has no entry for ${c.module.sdk})`;
+        else if (!st.wasm) r.error = `not built: ${st.reason}`;
+        else wasmFile = resolve(st.wasm);
+        if (st) r.sdk = `${c.sdk} ${st.version}`;
+      }
+      if (r.error) {
+        console.log(`${c.name}: skipped: ${r.error}`);
+        continue;
+      }
+      if (wasmFile) {
+        const m: ModuleFigures = await measureModule(wasmFile, { pluginConfig: c.pluginConfig ?? "", headers: c.headers, soakRequests: s.soakRequests, starts: s.vmStarts });
+        Object.assign(r, { module_bytes: m.module_bytes, module_gzip_bytes: m.module_gzip_bytes, memory_bytes: m.memory_bytes, memory_start_bytes: m.memory_start_bytes, vm_start_ms: m.vm_start_ms });
+        if (m.emulator_error) r.emulator_error = m.emulator_error;
+        console.log(`${c.name}: ${m.module_bytes} bytes (${m.module_gzip_bytes} gzip), memory ${m.memory_start_bytes} -> ${m.memory_bytes} bytes after ${s.soakRequests} requests, VM start ${m.vm_start_ms} ms${m.emulator_error ? ` (emulator: ${m.emulator_error})` : ""}`);
+      }
+      runnable.push({ c, r, wasmFile, rounds: [] });
+    }
+
+    for (let round = 1; round <= s.rounds; round++) {
+      for (const x of runnable) {
+        if (x.r.error) continue;
+        process.stdout.write(`round ${round}/${s.rounds} ${x.c.name}: `);
+        try {
+          const f = await measureEnvoy(x.c, x.wasmFile, launcher, s);
+          x.rounds.push(f);
+          console.log(`p50 ${f.p50_us} µs, p99 ${f.p99_us} µs, max ${f.rps_max} rps, ${f.cpu_us_per_req} µs CPU/request, load ${f.load_average}`);
+        } catch (err) {
+          x.r.error = (err as Error).message.split("\n").slice(0, 3).join(" ");
+          console.log(`failed: ${x.r.error}`);
+        }
+      }
+    }
+    for (const x of runnable) {
+      if (x.rounds.length === 0) continue;
+      for (const key of ["p50_us", "p90_us", "p99_us", "rps_max", "cpu_us_per_req", "rps_at_fixed_rate", "load_average"] as const) {
+        (x.r as unknown as Record<string, number | null>)[key] = median(x.rounds.map((f) => f[key]));
+      }
+      x.r.p50_us_rounds = x.rounds.map((f) => f.p50_us);
+      x.r.rps_max_rounds = x.rounds.map((f) => f.rps_max);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  deriveComparisons(results);
+  const cpu = cpus();
+  const doc: Results = {
+    machine: {
+      cpu: cpu[0]?.model ?? "unknown",
+      cores: cpu.length,
+      memory_gib: round(totalmem() / 2 ** 30, 1),
+      kernel: release(),
+      node: process.version,
+      fortio: await fortioVersion(),
+      load_average_start: startLoad.map((v) => round(v, 2)),
+      load_average_end: loadavg().map((v) => round(v, 2)),
+      envoy_core: ENVOY_CORE,
+      load_core: LOAD_CORE,
+    },
+    envoy: `${ENVOY_VERSION} (${envoyVersion})`,
+    mode: s.mode,
+    date: new Date().toISOString(),
+    method: {
+      rounds: `${s.rounds} interleaved round(s); each figure is the median over rounds`,
+      latency: `fortio -qps ${s.qps} -c ${s.latencyConnections} -t ${s.latencySeconds}s -nocatchup -uniform, histogram resolution 1 µs`,
+      max_throughput: `fortio -qps 0 -c ${s.maxConnections} -t ${s.maxSeconds}s`,
+      warmup: `fortio -qps 0 -c ${s.maxConnections} -t ${s.warmupSeconds}s before each case`,
+      envoy: "--concurrency 1, -l warning, pinned with taskset to core 0; fortio pinned to core 1; direct_response routes (no upstream)",
+      memory: `emulator (src/emulator, V8 in Node ${process.version}): linear memory after ${s.soakRequests} requests`,
+      vm_start: `emulator: median of ${s.vmStarts} Host.start runs (compile, instantiate, vm_start, configure)`,
+      cpu: "Envoy process user+system CPU during the max-throughput run, divided by its requests",
+    },
+    sdks,
+    cases: results,
+  };
+  mkdirSync(join(out, ".."), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+  const svg = out.replace(/\.json$/, ".svg");
+  writeFileSync(svg, renderChart(doc));
+  console.log(`wrote ${out} and ${svg}`);
+  if (results.some((r) => r.error && !r.error.startsWith("not built"))) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

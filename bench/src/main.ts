@@ -261,7 +261,7 @@ async function main(): Promise<void> {
   writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
   const svg = out.replace(/\.json$/, ".svg");
   writeFileSync(svg, renderChart(doc));
-  console.log(`wrote ${out} and ${svg}`);
+  console.log(`wrote ${out} and ${svg}${s.mode === "full" ? "; `node bench/run.mjs report` puts its tables into BENCHMARKS.md" : ""}`);
   if (results.some((r) => r.error && !r.error.startsWith("not built"))) process.exitCode = 1;
 }
 

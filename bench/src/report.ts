@@ -1,0 +1,58 @@
+// The tables in BENCHMARKS.md, written from a results file between the `results:begin` / `results:end`
+// markers, so the document always shows the figures of the committed run and nothing typed by hand.
+import type { CaseResult, Results } from "./results";
+
+export const BEGIN = "<!-- results:begin (written by `node bench/run.mjs report`; do not edit) -->";
+export const END = "<!-- results:end -->";
+
+const n = (v: number | null | undefined, digits = 1) =>
+  v === null || v === undefined ? "–" : Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en-US") : String(Math.round(v * 10 ** digits) / 10 ** digits);
+const kib = (v: number | null) => (v === null ? "–" : `${Math.round(v / 1024).toLocaleString("en-US")} KiB`);
+const ratio = (v: number | null) => (v === null ? "–" : `${v.toFixed(2)}×`);
+
+function vs(c: CaseResult): string {
+  if (!c.pair) return "";
+  return `vs ${c.pair}: CPU ${ratio(c.cpu_ratio)}, rps ${ratio(c.rps_ratio)}`;
+}
+
+export function renderTables(doc: Results): string {
+  const m = doc.machine as Record<string, unknown>;
+  const lines: string[] = [];
+  lines.push(`Run of ${doc.date.slice(0, 16).replace("T", " ")} UTC (${doc.mode}): Envoy ${doc.envoy}; ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, Linux ${m.kernel}; fortio ${m.fortio}; Node ${m.node}. ` +
+    `Load average (1/5/15 min) ${(m.load_average_start as number[]).join(" / ")} at the start, ${(m.load_average_end as number[]).join(" / ")} at the end. ${doc.method.rounds}.`);
+  lines.push("");
+  lines.push("Request path (latency at the fixed rate; CPU and throughput at max load):");
+  lines.push("");
+  lines.push("| case | p50 µs | p90 µs | p99 µs | added p50 µs | Envoy CPU µs/req | added CPU µs/req | max rps | compared with |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const c of doc.cases) {
+    if (c.p50_us === null) {
+      lines.push(`| ${c.name} | – | – | – | – | – | – | – | ${c.error ?? ""} |`);
+      continue;
+    }
+    lines.push(`| ${c.name} | ${n(c.p50_us)} | ${n(c.p90_us)} | ${n(c.p99_us)} | ${c.kind === "none" ? "(floor)" : n(c.added_p50_us)} | ${n(c.cpu_us_per_req, 2)} | ${c.kind === "none" ? "(floor)" : n(c.added_cpu_us_per_req, 2)} | ${n(c.rps_max)} | ${vs(c)} |`);
+  }
+  lines.push("");
+  lines.push(`Wasm modules (memory and VM start measured in the emulator, see Method):`);
+  lines.push("");
+  lines.push("| case | SDK | module | gzip | linear memory at start | after the soak | VM start ms |");
+  lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const c of doc.cases) {
+    if (c.kind !== "wasm" || c.module_bytes === null) continue;
+    lines.push(`| ${c.name} | ${c.sdk} | ${c.module_bytes.toLocaleString("en-US")} B | ${(c.module_gzip_bytes ?? 0).toLocaleString("en-US")} B | ${kib(c.memory_start_bytes)} | ${kib(c.memory_bytes)} | ${n(c.vm_start_ms, 2)} |`);
+  }
+  const missing = doc.cases.filter((c) => c.error);
+  if (missing.length > 0) {
+    lines.push("");
+    for (const c of missing) lines.push(`- ${c.name}: ${c.error}`);
+  }
+  return lines.join("\n");
+}
+
+/** Replaces the marked section of `markdown` with the tables of `doc`. */
+export function spliceTables(markdown: string, doc: Results): string {
+  const a = markdown.indexOf(BEGIN);
+  const b = markdown.indexOf(END);
+  if (a < 0 || b < a) throw new Error("BENCHMARKS.md has no results markers; add the begin and end comments where the tables go");
+  return `${markdown.slice(0, a + BEGIN.length)}\n${renderTables(doc)}\n${markdown.slice(b)}`;
+}

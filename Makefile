@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 STAMP := .tools/.setup-stamp
 
-.PHONY: help setup demo test unit e2e cli build clean
+.PHONY: help setup demo test unit e2e bench cli build clean
 
 help:
 	@echo "make setup   install everything (npm packages, Envoy, services, CLI bundle); safe to re-run"
@@ -14,6 +14,7 @@ help:
 	@echo "make unit    unit tests only"
 	@echo "make e2e     tests against real Envoy processes"
 	@echo "make build   compile every stock filter and template"
+	@echo "make bench   benchmarks vs native Envoy filters and the Go/solo/Rust SDKs (QUICK=1: the CI smoke run)"
 
 setup: $(STAMP)
 
@@ -37,8 +38,12 @@ unit: setup
 e2e: setup
 	npx jest --ci e2e
 
+bench: setup
+	bash scripts/setup-bench.sh
+	node bench/run.mjs $(if $(QUICK),--quick)
+
 build: setup
 	@for d in templates/* filters/*; do [ -f $$d/assembly/index.ts ] && node dist/pwas.js build $$d || exit 1; done
 
 clean:
-	rm -rf dist build templates/*/build filters/*/build .cache
+	rm -rf dist build templates/*/build filters/*/build .cache bench/build bench/sdks/rust/target

@@ -1,7 +1,7 @@
 /** Unit tests (emulator, SDK, filters) and e2e tests (real Envoy) share one runner; `make e2e` selects e2e/. */
 module.exports = {
   testEnvironment: "node",
-  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
   testMatch: ["<rootDir>/src/**/*.test.ts", "<rootDir>/sdk/tests/**/*.test.ts", "<rootDir>/filters/*/tests/**/*.test.ts", "<rootDir>/e2e/**/*.test.ts", "<rootDir>/templates/*/tests/**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/build/", "/.tools/", "<rootDir>/templates/stock/"],
   // Filter and template tests import the toolkit as a generated project would ("pwas/emulator").

@@ -22,7 +22,7 @@ export async function testFilter(dir: string, extraJestArgs: string[] = [], sign
     rootDir: project.dir,
     testEnvironment: "node",
     testMatch: ["<rootDir>/tests/**/*.test.ts"],
-    transform: { "^.+\\.ts$": [require.resolve("ts-jest"), { isolatedModules: true, diagnostics: false }] },
+    transform: { "^.+\\.ts$": [require.resolve("ts-jest"), { diagnostics: false, tsconfig: { isolatedModules: true, esModuleInterop: true, module: "commonjs", target: "ES2022" } }] },
     testTimeout: 60000,
     // Tests import the toolkit as "pwas/emulator" etc.: the bundles next to the CLI, or the sources when
     // this runs from the toolkit's own checkout without a bundle.

@@ -58,11 +58,13 @@ afterEach(async () => {
 
 test("pwas run: serves the filter in front of the echo upstream until SIGTERM, then Envoy is gone", async () => {
   const cli = pwas("run", "templates/http-headers", "--config", '{"response_headers":{"x-demo":"yes"}}', "--port", "0", "--admin-port", "0");
-  const [, listener] = await waitFor(() => /^listener\s+(\S+)$/m.exec(cli.stdout()) ?? undefined, {
+  // The addresses arrive as separate lines (and may arrive in separate chunks): wait for the last one.
+  await waitFor(() => (/^Ctrl-C to stop$/m.test(cli.stdout()) ? true : undefined), {
     timeoutMs: 90_000,
-    what: "pwas run to print its listener",
+    what: "pwas run to print its addresses",
     abort: () => (cli.exit() !== undefined ? `pwas exited with ${cli.exit()}:\n${cli.stderr()}` : undefined),
   });
+  const [, listener] = /^listener\s+(\S+)$/m.exec(cli.stdout()) ?? [];
   const [, admin] = /^admin\s+(\S+)$/m.exec(cli.stdout()) ?? [];
   expect(admin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect((await httpGet(`${admin}/ready`)).body.trim()).toBe("LIVE");
@@ -93,11 +95,12 @@ test("pwas run: a configuration the plugin rejects exits non-zero with the plugi
 
 test("pwas run filters/fault with the documented abort config answers 503 through real Envoy", async () => {
   const cli = pwas("run", "filters/fault", "--config", '{"abort":{"http_status":503,"percentage":{"numerator":100}}}');
-  const [, listener] = await waitFor(() => /^listener\s+(\S+)$/m.exec(cli.stdout()) ?? undefined, {
+  await waitFor(() => (/^Ctrl-C to stop$/m.test(cli.stdout()) ? true : undefined), {
     timeoutMs: 90_000,
-    what: "pwas run to print its listener",
+    what: "pwas run to print its addresses",
     abort: () => (cli.exit() !== undefined ? `pwas exited with ${cli.exit()}:\n${cli.stderr()}` : undefined),
   });
+  const [, listener] = /^listener\s+(\S+)$/m.exec(cli.stdout()) ?? [];
   const res = await httpRequest(`${listener}anything`);
   expect(res.status).toBe(503);
   expect(res.body.toString("utf8")).toBe("fault filter abort");

@@ -3,7 +3,7 @@
 // Everything is parsed and validated here, once, in onConfigure; a field this filter does not implement
 // is refused with "not supported" and the reason, never silently ignored.
 
-import { ConfigObject } from "proxy-wasm-as";
+import { ConfigObject, StringMatcher, StringMatchKind } from "proxy-wasm-as";
 import { KeySet, parseJwks } from "./jwk";
 import { ClaimRules, normalizeAudience } from "./jwt";
 import { hexDecode, base64UrlDecodeString } from "./encoding";
@@ -78,19 +78,8 @@ export class ApiKeysConfig {
 }
 
 /** A header-name pattern of ext_authz's allowed_* lists (exact, prefix, suffix or contains; ignore_case). */
-export class NamePattern {
-  constructor(public readonly kind: i32, public readonly text: string, public readonly ignoreCase: bool) {}
-  matches(name: string): bool {
-    const n = this.ignoreCase ? name.toLowerCase() : name;
-    const t = this.ignoreCase ? this.text.toLowerCase() : this.text;
-    switch (this.kind) {
-      case 0: return n == t;
-      case 1: return n.startsWith(t);
-      case 2: return n.endsWith(t);
-      default: return n.includes(t);
-    }
-  }
-}
+/** A header-name pattern (Envoy's StringMatcher without regexes): the SDK's matcher, used on name bytes. */
+export type NamePattern = StringMatcher;
 
 export class ExtAuthzConfig {
   cluster: string = "";
@@ -462,7 +451,7 @@ function parseExtAuthz(o: ConfigObject): ExtAuthzConfig | null {
   out.pathPrefix = hs.string("path_prefix", "");
   if (out.pathPrefix.length > 0 && !out.pathPrefix.startsWith("/")) hs.error("path_prefix", "must start with /");
   const areq = hs.object("authorization_request");
-  out.allowedHeaders = [new NamePattern(0, "authorization", false)];
+  out.allowedHeaders = [StringMatcher.of(StringMatchKind.Exact, "authorization")];
   if (areq !== null && areq.allowOnly(["allowed_headers", "headers_to_add"])) {
     const ah = areq.object("allowed_headers");
     if (ah !== null) out.allowedHeaders = parsePatterns(ah);
@@ -497,8 +486,8 @@ function parsePatterns(o: ConfigObject): NamePattern[] {
     notSupported(m, "safe_regex", "header name patterns are exact, prefix, suffix or contains");
     const which = m.oneOf(["exact", "prefix", "suffix", "contains"], true);
     if (!m.errors.ok) break;
-    const kind = which == "exact" ? 0 : which == "prefix" ? 1 : which == "suffix" ? 2 : 3;
-    out.push(new NamePattern(kind, m.string(which, ""), m.bool("ignore_case", false)));
+    const kind = which == "exact" ? StringMatchKind.Exact : which == "prefix" ? StringMatchKind.Prefix : which == "suffix" ? StringMatchKind.Suffix : StringMatchKind.Contains;
+    out.push(StringMatcher.of(kind, m.string(which, ""), m.bool("ignore_case", false)));
   }
   return out;
 }

@@ -398,7 +398,7 @@ class AuthStream extends HttpContext {
       const name = all[i].name;
       if (name.startsWith(":") || name == "content-length") continue;
       for (let j = 0; j < c.allowedHeaders.length; j++) {
-        if (c.allowedHeaders[j].matches(name)) { h.push(all[i]); break; }
+        if (c.allowedHeaders[j].matches(all[i].key)) { h.push(all[i]); break; }
       }
     }
     for (let i = 0; i < c.headersToAdd.length; i++) h.push(Header.of(c.headersToAdd[i][0], c.headersToAdd[i][1]));
@@ -438,7 +438,7 @@ class AuthStream extends HttpContext {
         const name = headers[i].name;
         if (name.startsWith(":")) continue;
         for (let j = 0; j < c.allowedUpstreamHeaders.length; j++) {
-          if (c.allowedUpstreamHeaders[j].matches(name)) { requestHeaders.replaceBytes(headers[i].key, headers[i].value); break; }
+          if (c.allowedUpstreamHeaders[j].matches(headers[i].key)) { requestHeaders.replaceBytes(headers[i].key, headers[i].value); break; }
         }
       }
       this.resumeRequest();
@@ -452,7 +452,7 @@ class AuthStream extends HttpContext {
       if (name.startsWith(":") || name == "content-length" || name == "transfer-encoding" || name == "connection" || name == "host") continue;
       if (allowed !== null) {
         let ok = false;
-        for (let j = 0; j < allowed.length; j++) if (allowed[j].matches(name)) { ok = true; break; }
+        for (let j = 0; j < allowed.length; j++) if (allowed[j].matches(headers[i].key)) { ok = true; break; }
         if (!ok) continue;
       }
       out.push(headers[i]);

@@ -84,10 +84,10 @@ if ! command -v cargo >/dev/null 2>&1; then
 elif command -v rustup >/dev/null 2>&1; then
   # The target's standard library comes from the Rust distribution server, not from crates.io: on a
   # machine that reaches only package registries this step fails, and the Rust case is reported missing.
-  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+  if ! rustup target list --installed 2>/dev/null | grep -x wasm32-wasip1 >/dev/null; then
     timeout 300 rustup target add wasm32-wasip1 >"$log" 2>&1 || rust_reason="rustup target add wasm32-wasip1 failed: $(tail_of "$log")"
   fi
-elif ! rustc --print target-list 2>/dev/null | grep -qx wasm32-wasip1; then
+elif ! rustc --print target-list 2>/dev/null | grep -x wasm32-wasip1 >/dev/null; then
   rust_reason="no rustup, and this rustc has no wasm32-wasip1 target"
 fi
 if [[ -z $rust_reason ]]; then

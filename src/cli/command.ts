@@ -21,6 +21,23 @@ export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | boolean[] | undefined>;
 }
 
+/**
+ * For commands that serve until Ctrl-C or SIGTERM (run, preview): prints the stop hint, waits for the
+ * signal, then always stops what `stop` stops.
+ */
+export async function serveUntilStopped(io: Io, signal: AbortSignal, stop: () => Promise<void>): Promise<void> {
+  io.out("Ctrl-C to stop");
+  try {
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  } finally {
+    io.progress("stopping Envoy");
+    await stop();
+  }
+}
+
 /** One CLI command: its help text and a `run` that calls core functions and returns an exit status. */
 export interface Command {
   name: string;

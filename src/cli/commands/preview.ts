@@ -1,5 +1,5 @@
 import { formatChain, renderPreviewBootstrap, planPreview, startPreview } from "../../mesh/preview";
-import type { Command } from "../command";
+import { serveUntilStopped, type Command } from "../command";
 
 export const preview: Command = {
   name: "preview",
@@ -63,22 +63,13 @@ export const preview: Command = {
       return 0;
     }
     const running = await startPreview(opts);
-    try {
-      io.out(`listener  ${running.listenerUrl}`);
-      io.out(`admin     ${running.adminUrl}`);
-      io.out(`upstreams ${running.upstreams.map((u) => `${u.name}=${u.url}`).join(" ")}`);
-      io.out("");
-      for (const line of formatChain(running.chain)) io.out(line);
-      io.out("");
-      io.out("Ctrl-C to stop");
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-    } finally {
-      io.progress("stopping Envoy");
-      await running.stop();
-    }
+    io.out(`listener  ${running.listenerUrl}`);
+    io.out(`admin     ${running.adminUrl}`);
+    io.out(`upstreams ${running.upstreams.map((u) => `${u.name}=${u.url}`).join(" ")}`);
+    io.out("");
+    for (const line of formatChain(running.chain)) io.out(line);
+    io.out("");
+    await serveUntilStopped(io, signal, () => running.stop());
     return 0;
   },
 };

@@ -1,5 +1,5 @@
 import { runFilter } from "../../envoy/run";
-import type { Command } from "../command";
+import { serveUntilStopped, type Command } from "../command";
 
 export const run: Command = {
   name: "run",
@@ -52,16 +52,7 @@ export const run: Command = {
     io.out(`admin     ${running.adminUrl}`);
     io.out(`module    ${running.wasmFile}`);
     io.out(`upstream  ${running.echo ? `echo (${running.echo.url})` : args.values.upstream}`);
-    io.out("Ctrl-C to stop");
-    try {
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-    } finally {
-      io.progress("stopping Envoy");
-      await running.stop();
-    }
+    await serveUntilStopped(io, signal, () => running.stop());
     return 0;
   },
 };

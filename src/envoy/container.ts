@@ -6,7 +6,7 @@ import type { Readable } from "node:stream";
 import { renderBootstrap, type Bootstrap, type JsonObject, type WasmPlugin } from "./bootstrap";
 import { EnvoyBase, httpGet, LogBuffer, parseListenerPorts, startFailure } from "./instance";
 import type { EnvoyOptions } from "./process";
-import { nextBaseId } from "./process";
+import { envoyArgs } from "./process";
 import { ENVOY_IMAGE } from "./version";
 import { waitFor } from "./wait";
 
@@ -130,16 +130,7 @@ export async function startContainerEnvoy(spec: Bootstrap, opts: ContainerEnvoyO
     for (const p of plugins) wasmDirs.add(dirname(resolve(p.wasmFile)));
   }
 
-  const args = [
-    "-c", configPath,
-    "--admin-address-path", adminPath,
-    "--base-id", String(nextBaseId()),
-    "--disable-hot-restart",
-    "--concurrency", String(opts.concurrency ?? 1),
-    "-l", opts.logLevel ?? "info",
-  ];
-  if (opts.componentLogLevel) args.push("--component-log-level", opts.componentLogLevel);
-  args.push(...(opts.extraArgs ?? []));
+  const args = envoyArgs(configPath, adminPath, opts);
 
   const logBuffer = new LogBuffer();
   const state = { ended: false };

@@ -59,14 +59,8 @@ function installExitHook(): void {
 }
 
 /** Starts Envoy as a local child process and waits until it is ready. */
-export async function startProcessEnvoy(spec: Bootstrap, opts: ProcessEnvoyOptions = {}): Promise<ProcessEnvoy> {
-  const binary = opts.binary ?? locateEnvoy();
-  const config = renderBootstrap(spec, { resolvePath: (p) => resolve(p) });
-  const dir = mkdtempSync(join(tmpdir(), "pwas-envoy-"));
-  const configPath = join(dir, "envoy.json");
-  const adminPath = join(dir, "admin-address");
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
-
+/** Envoy's command line, the same for every backend: config and admin-address files, a unique base id. */
+export function envoyArgs(configPath: string, adminPath: string, opts: EnvoyOptions): string[] {
   const args = [
     "-c", configPath,
     "--admin-address-path", adminPath,
@@ -76,7 +70,18 @@ export async function startProcessEnvoy(spec: Bootstrap, opts: ProcessEnvoyOptio
     "-l", opts.logLevel ?? "info",
   ];
   if (opts.componentLogLevel) args.push("--component-log-level", opts.componentLogLevel);
-  args.push(...(opts.extraArgs ?? []));
+  return args.concat(opts.extraArgs ?? []);
+}
+
+export async function startProcessEnvoy(spec: Bootstrap, opts: ProcessEnvoyOptions = {}): Promise<ProcessEnvoy> {
+  const binary = opts.binary ?? locateEnvoy();
+  const config = renderBootstrap(spec, { resolvePath: (p) => resolve(p) });
+  const dir = mkdtempSync(join(tmpdir(), "pwas-envoy-"));
+  const configPath = join(dir, "envoy.json");
+  const adminPath = join(dir, "admin-address");
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+
+  const args = envoyArgs(configPath, adminPath, opts);
 
   const logBuffer = new LogBuffer();
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });

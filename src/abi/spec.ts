@@ -1,7 +1,7 @@
 /**
  * The proxy-wasm ABI 0.2.1 as the toolchain sees it: which imports a module may use and which exports
  * Envoy looks for. One list, used by `pwas build` (import/export checks) and the emulator.
- * Names are the spec's (../shared/reference/proxy-wasm-abi.md).
+ * Names are the spec's (github.com/proxy-wasm/spec, abi-versions/v0.2.1/README.md).
  */
 
 /** Host functions in module `env` that Envoy provides under ABI 0.2.1. */

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { compile } from "../../../src/build/compile";
 
-/** Where the Wycheproof files live: ../shared/testvectors/wycheproof/ beside the repository root. */
-export const WYCHEPROOF_DIR = resolve(__dirname, "../../../../shared/testvectors/wycheproof");
+/** The Wycheproof vectors, kept in the repository with their licence and source commit (testdata/wycheproof/SOURCE.md). */
+export const WYCHEPROOF_DIR = resolve(__dirname, "../../../testdata/wycheproof");
 
 /** Same numbering as HashAlg in assembly/crypto/digest.ts. */
 export enum Hash { SHA256 = 0, SHA384 = 1, SHA512 = 2 }

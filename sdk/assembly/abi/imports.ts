@@ -1,6 +1,6 @@
 // Raw host imports of the proxy-wasm ABI 0.2.1 (module "env").
 // Names, argument order and types are the spec's, so this file reads side by side with
-// ../shared/reference/proxy-wasm-abi.md. Nothing here is safe to call directly from a filter:
+// the spec (github.com/proxy-wasm/spec, abi-versions/v0.2.1). Nothing here is safe to call directly from a filter:
 // use the public API, which owns pointers, lengths and error handling.
 
 // ---- Context, logging, time ----

@@ -91,6 +91,16 @@ export class ServiceProcess {
     }
   }
 
+  /** SIGKILL at once, as a crash would end it; resolves once the process has exited. */
+  kill(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.exitInfo || this.spawnError) return;
+      this.child.kill("SIGKILL");
+      await waitFor(() => (this.exitInfo || this.spawnError ? true : undefined), { timeoutMs: 5000, what: `${this.name} to exit after SIGKILL` });
+    })();
+    return this.stopping;
+  }
+
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. Safe to call twice. */
   stop(graceMs = 5000): Promise<void> {
     this.stopping ??= (async () => {

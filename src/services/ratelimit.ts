@@ -42,8 +42,21 @@ export interface StartedRatelimitService {
   readonly httpPort: number;
   /** The last lines of the service's output. */
   output(lines?: number): string;
+  /** True while the service process runs (between kill()/halt() and start() it does not). */
+  readonly running: boolean;
+  /** Ends the service with SIGKILL, as a crash would; the handle keeps its ports and configuration for start(). */
+  kill(): Promise<void>;
+  /** Ends the service with SIGTERM (a clean shutdown); the handle keeps its ports and configuration for start(). */
+  halt(): Promise<void>;
+  /** Starts the service again on the same ports and waits until it is ready, as startRatelimitService does. */
+  start(): Promise<void>;
+  /** halt(), then start(). */
+  restart(): Promise<void>;
+  /** Ends the service for good and removes its configuration folder. */
   stop(): Promise<void>;
 }
+
+interface ServicePorts { httpPort: number; grpcPort: number; debugPort: number }
 
 /**
  * Starts the ratelimit service against a running Redis with the given domains, and waits until its
@@ -59,7 +72,51 @@ export async function startRatelimitService(opts: RatelimitServiceOptions): Prom
 
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [httpPort, grpcPort, debugPort] = [await freePort(), await freePort(), await freePort()];
+    const ports = { httpPort: await freePort(), grpcPort: await freePort(), debugPort: await freePort() };
+    try {
+      const handle = new RatelimitServiceHandle(binary, root, ports, opts);
+      await handle.start();
+      return handle;
+    } catch (err) {
+      lastError = err;
+      if (/address already in use/i.test((err as Error).message)) continue;
+      rmSync(root, { recursive: true, force: true });
+      throw err;
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+  throw lastError;
+}
+
+class RatelimitServiceHandle implements StartedRatelimitService {
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  private proc: ServiceProcess | undefined;
+  /** Output of earlier runs of this handle, so output() still explains a failure after a restart. */
+  private earlier = "";
+
+  constructor(
+    private readonly binary: string,
+    private readonly root: string,
+    private readonly ports: ServicePorts,
+    private readonly opts: RatelimitServiceOptions,
+  ) {
+    this.httpPort = ports.httpPort;
+    this.grpcPort = ports.grpcPort;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitReason() === undefined;
+  }
+
+  output(lines = 20): string {
+    const current = this.proc?.output(lines) ?? "";
+    return `${this.earlier}\n${current}`.trim().split("\n").slice(-lines).join("\n");
+  }
+
+  async start(): Promise<void> {
+    if (this.running) throw new Error(`the ratelimit service on gRPC port ${this.grpcPort} is already running`);
+    const { httpPort, grpcPort, debugPort } = this.ports;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOST: "127.0.0.1",
@@ -69,15 +126,16 @@ export async function startRatelimitService(opts: RatelimitServiceOptions): Prom
       DEBUG_HOST: "127.0.0.1",
       DEBUG_PORT: String(debugPort),
       USE_STATSD: "false",
-      LOG_LEVEL: opts.logLevel ?? "warn",
+      LOG_LEVEL: this.opts.logLevel ?? "warn",
       REDIS_SOCKET_TYPE: "tcp",
-      REDIS_URL: opts.redisAddress,
-      RUNTIME_ROOT: root,
+      REDIS_URL: this.opts.redisAddress,
+      RUNTIME_ROOT: this.root,
       RUNTIME_SUBDIRECTORY: "ratelimit",
       RUNTIME_WATCH_ROOT: "false",
       RUNTIME_IGNOREDOTFILES: "true",
     };
-    const proc = new ServiceProcess("ratelimit service", binary, [], env);
+    const proc = new ServiceProcess("ratelimit service", this.binary, [], env);
+    this.proc = proc;
     try {
       await proc.waitUntil(
         async () => {
@@ -85,27 +143,39 @@ export async function startRatelimitService(opts: RatelimitServiceOptions): Prom
           return res.status === 200 && (await canConnect(grpcPort)) ? true : undefined;
         },
         `the ratelimit service's /healthcheck on port ${httpPort} and its gRPC port ${grpcPort}`,
-        opts.readyTimeoutMs ?? 20_000,
+        this.opts.readyTimeoutMs ?? 20_000,
       );
     } catch (err) {
-      lastError = err;
-      await proc.stop();
-      if (/address already in use/i.test(proc.log)) continue;
-      rmSync(root, { recursive: true, force: true });
+      await this.end((p) => p.stop());
       throw err;
     }
-    return {
-      grpcPort,
-      httpPort,
-      output: (lines) => proc.output(lines),
-      async stop() {
-        await proc.stop();
-        rmSync(root, { recursive: true, force: true });
-      },
-    };
   }
-  rmSync(root, { recursive: true, force: true });
-  throw lastError;
+
+  kill(): Promise<void> {
+    return this.end((p) => p.kill());
+  }
+
+  halt(): Promise<void> {
+    return this.end((p) => p.stop());
+  }
+
+  async restart(): Promise<void> {
+    await this.halt();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.halt();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  private async end(how: (p: ServiceProcess) => Promise<void>): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    await how(p);
+    this.earlier = `${this.earlier}\n${p.output(20)}`.slice(-16_384);
+    this.proc = undefined;
+  }
 }
 
 function requireService(): string {

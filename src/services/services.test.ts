@@ -25,6 +25,34 @@ describeRedis("services: redis-server and the ratelimit service on free loopback
     expect(a.port).not.toBe(b.port);
   });
 
+  test("redis-server killed, then started again on the same port, answers again (empty: nothing persisted)", async () => {
+    const r = await h.startRedis();
+    expect(await r.command("SET", "k", "v")).toBe("+OK\r\n");
+    await r.kill();
+    expect(r.running).toBe(false);
+    await expect(r.command("PING")).rejects.toThrow();
+    await r.start();
+    expect(r.running).toBe(true);
+    expect(await r.command("GET", "k")).toBe("$-1\r\n");
+    await r.restart();
+    expect(await r.command("PING")).toBe("+PONG\r\n");
+  });
+
+  testService("the ratelimit service killed, then started again, serves on the same ports", async () => {
+    const r = await h.startRedis();
+    const s = await h.startRatelimitService({
+      redisAddress: r.address,
+      domains: [{ domain: "svc-test", descriptors: [{ key: "k", value: "v", rate_limit: { unit: "minute", requests_per_unit: 3 } }] }],
+    });
+    const ports = [s.httpPort, s.grpcPort];
+    await s.kill();
+    expect(s.running).toBe(false);
+    await expect(httpGet(`http://127.0.0.1:${s.httpPort}/healthcheck`, 500)).rejects.toThrow();
+    await s.start();
+    expect([s.httpPort, s.grpcPort]).toEqual(ports);
+    expect((await httpGet(`http://127.0.0.1:${s.httpPort}/healthcheck`)).status).toBe(200);
+  });
+
   testService("the ratelimit service starts against Redis, answers its health check and serves gRPC, and is gone after cleanup", async () => {
     const r = await h.startRedis();
     const s = await h.startRatelimitService({

@@ -21,6 +21,9 @@ bash scripts/setup-ratelimit.sh
 step "OCI registry test tools (docker-registry, skopeo, htpasswd: Debian packages)"
 bash scripts/setup-registry.sh
 
+step "Docker engine and the local Envoy image (the container backend)"
+bash scripts/setup-docker.sh
+
 step "pwas CLI bundle"
 node scripts/bundle-cli.mjs
 echo "dist/pwas.js"

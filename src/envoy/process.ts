@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { renderBootstrap, type Bootstrap, type JsonObject } from "./bootstrap";
 import { EnvoyBase, httpGet, LogBuffer, parseListenerPorts, startFailure } from "./instance";
-import { locateEnvoy } from "./locate";
+import { provideEnvoy } from "./locate";
 import { delay, waitFor } from "./wait";
 
 export type EnvoyLogLevel = "trace" | "debug" | "info" | "warning" | "error" | "critical" | "off";
@@ -28,7 +28,7 @@ export interface EnvoyOptions {
 }
 
 export interface ProcessEnvoyOptions extends EnvoyOptions {
-  /** The Envoy binary; defaults to locateEnvoy(). */
+  /** The Envoy binary; defaults to provideEnvoy() (found, or downloaded into the user cache on first use). */
   binary?: string;
   /** Extra environment variables for the Envoy process (e.g. for a plugin's host_env_keys). */
   env?: NodeJS.ProcessEnv;
@@ -74,7 +74,7 @@ export function envoyArgs(configPath: string, adminPath: string, opts: EnvoyOpti
 }
 
 export async function startProcessEnvoy(spec: Bootstrap, opts: ProcessEnvoyOptions = {}): Promise<ProcessEnvoy> {
-  const binary = opts.binary ?? locateEnvoy();
+  const binary = opts.binary ?? (await provideEnvoy());
   const config = renderBootstrap(spec, { resolvePath: (p) => resolve(p) });
   const dir = mkdtempSync(join(tmpdir(), "pwas-envoy-"));
   const configPath = join(dir, "envoy.json");

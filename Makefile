@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 STAMP := .tools/.setup-stamp
 
-.PHONY: help setup demo test unit e2e bench cli build clean
+.PHONY: help setup demo test unit e2e bench cli build pack clean
 
 help:
 	@echo "make setup   install everything (npm packages, Envoy, services, CLI bundle); safe to re-run"
@@ -14,11 +14,12 @@ help:
 	@echo "make unit    unit tests only"
 	@echo "make e2e     tests against real Envoy processes"
 	@echo "make build   compile every stock filter and template"
+	@echo "make pack    the npm packages proxy-wasm-as, pwas and create-proxy-wasm-as as tarballs in dist/packages"
 	@echo "make bench   benchmarks vs native Envoy filters and the Go/solo/Rust SDKs (QUICK=1: the CI smoke run)"
 
 setup: $(STAMP)
 
-$(STAMP): package.json package-lock.json scripts/setup*.sh src/envoy/version.ts
+$(STAMP): package.json package-lock.json scripts/setup*.sh scripts/verdaccio/package-lock.json src/envoy/version.ts
 	bash scripts/setup.sh
 	@mkdir -p .tools && touch $(STAMP)
 
@@ -44,6 +45,9 @@ bench: setup
 
 build: setup
 	@for d in templates/* filters/*; do [ -f $$d/assembly/index.ts ] && node dist/pwas.js build $$d || exit 1; done
+
+pack: setup
+	node scripts/pack.mjs
 
 clean:
 	rm -rf dist build templates/*/build filters/*/build .cache bench/build bench/sdks/rust/target

@@ -24,6 +24,9 @@ bash scripts/setup-registry.sh
 step "Docker engine and the local Envoy image (the container backend)"
 bash scripts/setup-docker.sh
 
+step "npm registry and workflow linter for the package tests (Verdaccio, actionlint: into .tools/)"
+bash scripts/setup-verdaccio.sh
+
 step "pwas CLI bundle"
 node scripts/bundle-cli.mjs
 echo "dist/pwas.js"

@@ -34,6 +34,8 @@ export interface CrdSchema {
   maxProperties?: number;
   nullable?: boolean;
   anyOf?: CrdSchema[];
+  oneOf?: CrdSchema[];
+  not?: CrdSchema;
   "x-kubernetes-preserve-unknown-fields"?: boolean;
   "x-kubernetes-int-or-string"?: boolean;
   "x-kubernetes-list-type"?: "atomic" | "set" | "map";
@@ -94,7 +96,7 @@ function walk(s: CrdSchema, v: unknown, path: string, rules: Readonly<Record<str
     if (!s.nullable) out.push({ path: at, message: `must not be null` });
     return;
   }
-  if (s.anyOf) {
+  if (s.anyOf && !s.type) {
     if (!s.anyOf.some((alt) => checkSchema(alt, v, rules, path).length === 0)) {
       out.push({ path: at, message: `must be one of: ${s.anyOf.map((a) => a.type).join(", ")}` });
     }
@@ -113,11 +115,51 @@ function walk(s: CrdSchema, v: unknown, path: string, rules: Readonly<Record<str
   if (typeof v === "number") checkNumber(s, v, at, out);
   if (Array.isArray(v)) checkArray(s, v, path, rules, out);
   if (isObject(v)) checkObject(s, v, path, rules, out);
+  checkJunctors(s, v, at, out);
   for (const cel of s["x-kubernetes-validations"] ?? []) {
     const check = rules[cel.rule];
     if (!check) throw new MissingCelRuleError(cel.rule, at);
     if (!check(v)) out.push({ path: at, message: cel.message });
   }
+}
+
+/**
+ * oneOf / anyOf / not beside a type: value validations whose branches only constrain (in a structural schema
+ * they hold `required`, nested junctors and the like, never new fields), as TrafficExtension's "at most one
+ * of wasm and lua" is written.
+ */
+function checkJunctors(s: CrdSchema, v: unknown, at: string, out: Violation[]): void {
+  if (s.oneOf) {
+    const n = s.oneOf.filter((b) => satisfies(b, v)).length;
+    if (n !== 1) out.push({ path: at, message: `must match exactly one of ${s.oneOf.length} alternatives (${s.oneOf.map(describeBranch).join("; ")}), matches ${n}` });
+  }
+  if (s.anyOf && s.type && !s.anyOf.some((b) => satisfies(b, v))) {
+    out.push({ path: at, message: `must match at least one of: ${s.anyOf.map(describeBranch).join("; ")}` });
+  }
+  if (s.not && satisfies(s.not, v)) out.push({ path: at, message: `must not match: ${describeBranch(s.not)}` });
+}
+
+/** Whether a junctor branch holds for v: its own keywords only (no unknown-field checks, which belong to the parent). */
+function satisfies(b: CrdSchema, v: unknown): boolean {
+  if (b.type && !typeMatches(b.type, v)) return false;
+  if (b.enum && !b.enum.includes(v as string | number)) return false;
+  if (b.required && !(isObject(v) && b.required.every((k) => k in v))) return false;
+  if (b.properties && isObject(v)) {
+    for (const [k, child] of Object.entries(b.properties)) if (k in v && !satisfies(child, v[k])) return false;
+  }
+  if (b.anyOf && !b.anyOf.some((x) => satisfies(x, v))) return false;
+  if (b.oneOf && b.oneOf.filter((x) => satisfies(x, v)).length !== 1) return false;
+  if (b.not && satisfies(b.not, v)) return false;
+  return true;
+}
+
+function describeBranch(b: CrdSchema): string {
+  const parts: string[] = [];
+  if (b.required) parts.push(`has ${b.required.join(", ")}`);
+  if (b.anyOf) parts.push(`any of (${b.anyOf.map(describeBranch).join("; ")})`);
+  if (b.oneOf) parts.push(`one of (${b.oneOf.map(describeBranch).join("; ")})`);
+  if (b.not) parts.push(`not (${describeBranch(b.not)})`);
+  return parts.join(" and ") || "anything";
 }
 
 function typeMatches(type: NonNullable<CrdSchema["type"]>, v: unknown): boolean {
@@ -232,6 +274,8 @@ export function celRulesIn(s: CrdSchema): string[] {
     if (typeof n.additionalProperties === "object") visit(n.additionalProperties);
     visit(n.items);
     n.anyOf?.forEach(visit);
+    n.oneOf?.forEach(visit);
+    visit(n.not);
   };
   visit(s);
   return found;

@@ -33,7 +33,12 @@ export function isHeaderName(s: string): bool {
   return true;
 }
 
-/** A header value without control characters (CR and LF above all): safe to put in a header. */
+/**
+ * A header value Envoy can carry unchanged: no control characters (NUL, CR, LF and the other C0 controls
+ * except HTAB, and DEL), as RFC 9110 §5.5 field-value requires; bytes ≥ 0x80 (obs-text) are allowed. Check
+ * values that come from untrusted input (token claims, callout responses) before writing them: Envoy does
+ * not re-validate headers a Wasm filter sets, so a CR LF would split the header upstream.
+ */
 export function isHeaderValue(s: string): bool {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -42,18 +47,30 @@ export function isHeaderValue(s: string): bool {
   return true;
 }
 
-/** ASCII lower-casing, as Envoy does for header names (returns `s` itself when nothing changes). */
+/** isHeaderValue for bytes (a value as the host or a callout gave it). */
+export function isHeaderValueBytes(b: ArrayBuffer): bool {
+  const p = changetype<usize>(b);
+  for (let i: usize = 0, n = <usize>b.byteLength; i < n; i++) {
+    const c = load<u8>(p + i);
+    if ((c < 32 && c != 9) || c == 127) return false;
+  }
+  return true;
+}
+
+/**
+ * ASCII lower-casing, as Envoy does for header names and case-insensitive path matches: only A–Z change,
+ * so lengths and offsets stay those of the input (String#toLowerCase maps `İ` to two code units and the
+ * Kelvin sign to `k`). Returns `s` itself when nothing changes.
+ */
 export function asciiLower(s: string): string {
-  let upper = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) { upper = true; break; }
+  const n = s.length;
+  let i = 0;
+  while (i < n) { const c = s.charCodeAt(i); if (c >= 65 && c <= 90) break; i++; }
+  if (i == n) return s;
+  const b = new StaticArray<u16>(n);
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(k);
+    unchecked(b[k] = <u16>(c >= 65 && c <= 90 ? c + 32 : c));
   }
-  if (!upper) return s;
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
-  }
-  return out;
+  return String.UTF16.decodeUnsafe(changetype<usize>(b), <usize>n << 1);
 }

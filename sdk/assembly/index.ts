@@ -7,7 +7,8 @@ import { registerRootFactory, RootFactory, setCollectInterval } from "./internal
 export { PAUSE_AND_WATERMARK } from "./abi/enums";
 export { WasmResult, LogLevel, Action, BufferType, MapType, PeerType, StreamType, MetricType, GrpcStatus } from "./abi/enums";
 export { Context, RootContext, HttpContext, TcpContext } from "./context";
-export { Header, isHeaderName, isHeaderValue, asciiLower } from "./header";
+export { Header, isHeaderName, isHeaderValue, isHeaderValueBytes, asciiLower } from "./header";
+export { normalizePath, NormalizedPath, PathNormalization } from "./path";
 export {
   HeaderMap, requestHeaders, requestTrailers, responseHeaders, responseTrailers,
   httpCallResponseHeaders, httpCallResponseTrailers, grpcInitialMetadata, grpcTrailingMetadata,

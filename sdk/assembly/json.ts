@@ -1,6 +1,7 @@
 // A small, strict JSON reader for configuration (RFC 8259). Parse once, in onConfigure, never per request.
 // Malformed input gives an error with its byte offset, never a trap: nesting is limited, strings must be
-// valid UTF-8, duplicate object keys are rejected (they make a config mean two things).
+// valid UTF-8, duplicate object keys are rejected (they make a config mean two things), in linear time
+// (a hash set per object once it has a few members), and a caller may bound the members of any object.
 
 import { validUtf8PrefixUnsafe } from "./utf8";
 
@@ -58,10 +59,16 @@ export class JsonResult {
 }
 
 const MAX_DEPTH = 64;
+/** Objects up to this many members check duplicates by scanning; larger ones switch to a hash set. */
+const SCAN_MEMBERS = 8;
 
-/** Parses a JSON document from bytes. */
-export function parseJson(bytes: ArrayBuffer): JsonResult {
+/**
+ * Parses a JSON document from bytes. `maxMembers` bounds the members of every object (for input from
+ * untrusted peers: a token header, a fetched document); beyond it the document is refused.
+ */
+export function parseJson(bytes: ArrayBuffer, maxMembers: i32 = i32.MAX_VALUE): JsonResult {
   const p = new Parser(changetype<usize>(bytes), <usize>bytes.byteLength);
+  p.maxMembers = maxMembers;
   p.skipWs();
   const v = p.value(0);
   if (v !== null) {
@@ -80,6 +87,7 @@ export function parseJsonString(text: string): JsonResult {
 class Parser {
   pos: usize = 0;
   error: string = "";
+  maxMembers: i32 = i32.MAX_VALUE;
   constructor(public base: usize, public len: usize) {}
 
   fail(message: string): JsonValue | null {
@@ -263,12 +271,26 @@ class Parser {
     const v = JsonValue.ofKind(JsonKind.Object);
     this.skipWs();
     if (this.peek() == 0x7D) { this.pos++; return v; }
+    let seen: Set<string> | null = null;
     while (true) {
       this.skipWs();
       if (this.peek() != 0x22) return this.fail("expected a string key in object");
+      if (v.keys.length >= this.maxMembers) return this.fail("more than " + this.maxMembers.toString() + " members in an object");
       const key = this.string();
       if (key === null) return null;
-      if (v.keys.includes(key)) return this.fail("duplicate key \"" + key + "\"");
+      const keys = v.keys;
+      let dup = false;
+      if (keys.length < SCAN_MEMBERS) {
+        for (let i = 0, n = keys.length; i < n; i++) if (unchecked(keys[i]) == key) { dup = true; break; }
+      } else {
+        if (seen === null) {
+          seen = new Set<string>();
+          for (let i = 0, n = keys.length; i < n; i++) seen.add(unchecked(keys[i]));
+        }
+        dup = seen!.has(key);
+        if (!dup) seen!.add(key);
+      }
+      if (dup) return this.fail("duplicate key \"" + key + "\"");
       this.skipWs();
       if (this.peek() != 0x3A) return this.fail("expected ':' after object key");
       this.pos++;

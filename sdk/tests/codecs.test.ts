@@ -18,6 +18,10 @@ interface Codecs {
   utf8(len: number): number;
   json(len: number): number;
   duration(len: number): bigint;
+  jsonMaxMembers(len: number, maxMembers: number): number;
+  normalize(len: number): number;
+  lower(len: number): number;
+  headerValue(len: number): number;
 }
 
 let wasm: Codecs;
@@ -34,7 +38,7 @@ beforeAll(async () => {
   });
   wasm = instance.exports as unknown as Codecs;
   wasm._initialize();
-});
+}, 120_000);
 
 function put(bytes: Uint8Array): number {
   const ptr = wasm.scratch(bytes.length);
@@ -133,6 +137,84 @@ describe("JSON reader", () => {
       parse(bytes);
     }), { numRuns: 2000 });
     expect(parse("[".repeat(100000)).ok).toBe(false);
+  });
+});
+
+describe("JSON reader: duplicate keys and member bounds", () => {
+  const parse = (text: string, max = 0x7fffffff) => {
+    const ok = wasm.jsonMaxMembers(put(Buffer.from(text, "utf8")), max);
+    return { ok: ok === 1, error: Buffer.from(output()).toString("utf8") };
+  };
+  const object = (n: number, extra = "") => `{${Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(",")}${extra}}`;
+
+  test("duplicates are found in small and large objects, wherever they are", () => {
+    for (const n of [2, 7, 8, 9, 100, 5000]) {
+      expect(parse(object(n)).ok).toBe(true);
+      expect(parse(object(n, `,"k0":1`)).error).toMatch(/duplicate key "k0"/);
+      expect(parse(object(n, `,"k${n - 1}":1`)).error).toMatch(new RegExp(`duplicate key "k${n - 1}"`));
+    }
+    expect(parse('{"a":{"x":1},"b":{"x":1}}').ok).toBe(true); // the same key in two objects is fine
+  });
+
+  test("maxMembers bounds every object, nested ones too", () => {
+    expect(parse(object(32), 32).ok).toBe(true);
+    expect(parse(object(33), 32).error).toMatch(/more than 32 members in an object/);
+    expect(parse(`{"a":${object(5)}}`, 4).error).toMatch(/more than 4 members/);
+  });
+
+  test("cost grows linearly with the members of one object (printed, not asserted)", () => {
+    const figures: string[] = [];
+    for (const n of [5000, 20000, 80000]) {
+      const text = object(n);
+      parse(text);
+      const t0 = process.hrtime.bigint();
+      expect(parse(text).ok).toBe(true);
+      figures.push(`${n} members (${text.length} bytes): ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms`);
+    }
+    console.log(`JSON: one object of ${figures.join("; ")}`);
+  });
+});
+
+describe("path normalisation (normalize_path + merge_slashes)", () => {
+  enum St { Ok, EscapedSlash, NotAbsolute }
+  const norm = (p: string) => {
+    const st = wasm.normalize(put(Buffer.from(p, "utf8")));
+    return st === St.Ok ? Buffer.from(output()).toString("utf8") : st === St.EscapedSlash ? "<escaped slash>" : "<not absolute>";
+  };
+
+  test.each([
+    ["/", "/"], ["/a/b", "/a/b"], ["//a//b/", "/a/b/"], ["/./a", "/a"], ["/a/./b", "/a/b"], ["/a/../b", "/b"], ["/../a", "/a"],
+    ["/a/b/..", "/a/"], ["/a/.", "/a/"], ["/a/..", "/"], ["/..", "/"], ["/.", "/"], ["/a/b/../../..", "/"], ["/a//../b", "/a/b"],
+    ["/%61dmin", "/admin"], ["/%2e/a", "/a"], ["/a/%2E%2e/b", "/b"], ["/%7E%5f%2D", "/~_-"], ["/%3a%3A", "/%3A%3A"], ["/%20", "/%20"],
+    ["/a?b=/../c", "/a"], ["/a#x/..", "/a"], ["/%", "/%"], ["/%4", "/%4"], ["/%zz", "/%zz"], ["/.a/..b/...", "/.a/..b/..."],
+    ["/%2Fa", "<escaped slash>"], ["/%2fa", "<escaped slash>"], ["/a%5Cb", "<escaped slash>"], ["/a%5cb", "<escaped slash>"], ["/a\\b", "<escaped slash>"],
+    ["", "<not absolute>"], ["*", "<not absolute>"], ["a/b", "<not absolute>"], ["?x", "<not absolute>"],
+  ])("%s → %s", (input, expected) => {
+    expect(norm(input)).toBe(expected);
+  });
+
+  test("never traps, and normalising twice changes nothing", () => {
+    fc.assert(fc.property(fc.stringMatching(/^\/[a-zA-Z0-9./%?#\-]{0,40}$/), (p) => {
+      const once = norm(p);
+      if (!once.startsWith("<")) expect(norm(once)).toBe(once);
+    }), { numRuns: 3000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => { wasm.normalize(put(b)); }), { numRuns: 1000 });
+  });
+});
+
+describe("header helpers", () => {
+  test("asciiLower changes A–Z only, so lengths stay", () => {
+    for (const [s, l] of [["ABC-xyz", "abc-xyz"], ["\u212Aey", "\u212Aey"], ["\u0130X", "\u0130x"], ["", ""]]) {
+      expect(wasm.lower(put(Buffer.from(s, "utf8")))).toBe(s.length);
+      expect(Buffer.from(output()).toString("utf8")).toBe(l);
+    }
+  });
+
+  test("isHeaderValueBytes refuses control characters but HTAB, and accepts obs-text", () => {
+    const ok = (b: number[]) => wasm.headerValue(put(Uint8Array.from(b))) === 1;
+    expect(ok([...Buffer.from("a b\tc~")])).toBe(true);
+    expect(ok([0x80, 0xff, 0xc3, 0xa9])).toBe(true);
+    for (const c of [0, 1, 8, 10, 13, 27, 31, 127]) expect([c, ok([0x61, c, 0x62])]).toEqual([c, false]);
   });
 });
 

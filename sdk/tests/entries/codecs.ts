@@ -5,6 +5,8 @@ import { decodePairs, encodePairs } from "proxy-wasm-as/assembly/internal/pairs"
 import { decodeUtf8Unsafe, isValidUtf8 } from "proxy-wasm-as/assembly/utf8";
 import { parseJson } from "proxy-wasm-as/assembly/json";
 import { parseDurationNanos } from "proxy-wasm-as/assembly/config";
+import { normalizePath } from "proxy-wasm-as/assembly/path";
+import { asciiLower, isHeaderValueBytes } from "proxy-wasm-as/assembly/header";
 
 let scratchBuf = new ArrayBuffer(0);
 let out = new ArrayBuffer(0);
@@ -40,6 +42,32 @@ export function json(len: i32): i32 {
   const r = parseJson(input(len));
   out = String.UTF8.encode(r.error);
   return r.ok ? 1 : 0;
+}
+
+/** json with a bound on the members of every object. */
+export function jsonMaxMembers(len: i32, maxMembers: i32): i32 {
+  const r = parseJson(input(len), maxMembers);
+  out = String.UTF8.encode(r.error);
+  return r.ok ? 1 : 0;
+}
+
+/** normalizePath of the UTF-8 input: the status (PathNormalization); output holds the path (UTF-8). */
+export function normalize(len: i32): i32 {
+  const r = normalizePath(String.UTF8.decode(input(len)));
+  out = String.UTF8.encode(r.path);
+  return <i32>r.status;
+}
+
+/** asciiLower of the UTF-8 input; output holds the result (UTF-8). */
+export function lower(len: i32): i32 {
+  const s = asciiLower(String.UTF8.decode(input(len)));
+  out = String.UTF8.encode(s);
+  return s.length;
+}
+
+/** 1 when the bytes are a valid header value. */
+export function headerValue(len: i32): i32 {
+  return isHeaderValueBytes(input(len)) ? 1 : 0;
 }
 
 /** Nanoseconds of a protobuf JSON duration string, -1 when malformed. */

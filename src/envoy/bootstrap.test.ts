@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cluster, httpListener, nativeFilter, renderBootstrap, tcpListener, wasmFilter, type Bootstrap } from "./bootstrap";
+import { cluster, httpListener, nativeFilter, renderBootstrap, renderListenerDiscovery, tcpListener, wasmFilter, type Bootstrap } from "./bootstrap";
 import { locateEnvoy } from "./locate";
 import { passthroughWasm } from "./testdata/passthrough-wasm";
 
@@ -78,6 +78,17 @@ describe("renderBootstrap", () => {
     const rendered = JSON.stringify(renderBootstrap(sample, { resolvePath: (p) => `/abs/${p}` }));
     expect(rendered).toContain('"filename":"/abs/build/auth.wasm"');
     expect(rendered).toContain('"filename":"/abs/build/tcp.wasm"');
+  });
+
+  test("file-based LDS: the bootstrap points at the file, which holds Listener resources with a version", () => {
+    const listeners = sample.listeners.slice(0, 1);
+    const lds = renderBootstrap({ listeners: [], clusters: sample.clusters, ldsPath: "/tmp/lds.json" });
+    expect(lds.dynamic_resources).toEqual({ lds_config: { resource_api_version: "V3", path_config_source: { path: "/tmp/lds.json" } } });
+    expect((lds.static_resources as { listeners: unknown[] }).listeners).toEqual([]);
+    const file = renderListenerDiscovery(listeners, "v2", { resolvePath: (p) => `/abs/${p}` });
+    const static1 = (renderBootstrap({ listeners, clusters: sample.clusters }, { resolvePath: (p) => `/abs/${p}` }).static_resources as { listeners: object[] }).listeners[0];
+    expect(file).toEqual({ version_info: "v2", resources: [{ "@type": "type.googleapis.com/envoy.config.listener.v3.Listener", ...static1 }] });
+    expect(() => renderBootstrap({ listeners: [] })).toThrow("declare at least one listener");
   });
 
   test("a route to an undeclared cluster is rejected with its name", () => {

@@ -163,6 +163,12 @@ export interface Bootstrap {
   adminPort?: number;
   listeners: Listener[];
   clusters?: Cluster[];
+  /**
+   * File-based listener discovery (LDS): Envoy also takes listeners from this file (a DiscoveryResponse,
+   * see renderListenerDiscovery) and applies each new version moved into its place while it runs. The path
+   * must be visible to Envoy itself (the process backend; a container does not see the host's files).
+   */
+  ldsPath?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -209,18 +215,40 @@ export function renderBootstrap(spec: Bootstrap, opts: RenderOptions = {}): Json
   checkModel(spec);
   const resolvePath = opts.resolvePath ?? ((p: string) => p);
   const nodeId = spec.nodeId ?? "pwas";
-  return {
+  const out: JsonObject = {
     node: { id: nodeId, cluster: nodeId },
     admin: { address: socketAddress("127.0.0.1", spec.adminPort ?? 0) },
     static_resources: {
-      listeners: spec.listeners.map((l) => (l.kind === "http" ? renderHttpListener(l, resolvePath) : renderTcpListener(l, resolvePath))),
+      listeners: spec.listeners.map((l) => renderListener(l, resolvePath)),
       clusters: (spec.clusters ?? []).map(renderCluster),
     },
   };
+  if (spec.ldsPath !== undefined) {
+    out.dynamic_resources = { lds_config: { resource_api_version: "V3", path_config_source: { path: spec.ldsPath } } };
+  }
+  return out;
+}
+
+/**
+ * The content of a file-based LDS file (Bootstrap.ldsPath): a DiscoveryResponse with `version` and these
+ * listeners, which replace every listener the file gave before. Envoy applies a new version when the file
+ * is replaced by a rename (write a temporary file beside it, then move it over the old one).
+ */
+export function renderListenerDiscovery(listeners: Listener[], version: string, opts: RenderOptions = {}): JsonObject {
+  unique("listener", listeners.map((l) => l.name));
+  const resolvePath = opts.resolvePath ?? ((p: string) => p);
+  return {
+    version_info: version,
+    resources: listeners.map((l) => ({ "@type": typeUrl("envoy.config.listener.v3.Listener"), ...renderListener(l, resolvePath) })),
+  };
+}
+
+function renderListener(l: Listener, resolvePath: (path: string) => string): JsonObject {
+  return l.kind === "http" ? renderHttpListener(l, resolvePath) : renderTcpListener(l, resolvePath);
 }
 
 function checkModel(spec: Bootstrap): void {
-  if (spec.listeners.length === 0) throw new Error("bootstrap: declare at least one listener");
+  if (spec.listeners.length === 0 && spec.ldsPath === undefined) throw new Error("bootstrap: declare at least one listener");
   unique("listener", spec.listeners.map((l) => l.name));
   const clusters = new Set(unique("cluster", (spec.clusters ?? []).map((c) => c.name)));
   const known = (name: string, where: string) => {

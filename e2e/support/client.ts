@@ -3,7 +3,7 @@
  * ≥ 0x80 (written as latin1, i.e. as raw bytes), sets no headers of its own beyond Host and Connection, and
  * returns header values as the bytes received (latin1 decoding keeps every byte).
  */
-import { request } from "node:http";
+import { request, type Agent } from "node:http";
 
 export interface ClientRequest {
   method?: string;
@@ -12,6 +12,8 @@ export interface ClientRequest {
   /** Sent with an explicit content-length. */
   body?: string | Buffer;
   timeoutMs?: number;
+  /** A keep-alive agent to reuse connections; by default every request has a connection of its own. */
+  agent?: Agent;
 }
 
 export interface ClientResponse {
@@ -27,7 +29,7 @@ export function httpRequest(url: string, req: ClientRequest = {}): Promise<Clien
   const headers: Record<string, string> = { ...(req.headers ?? {}) };
   if (body !== undefined) headers["content-length"] = String(body.length);
   return new Promise((resolve, reject) => {
-    const r = request(url, { method: req.method ?? (body ? "POST" : "GET"), headers, agent: false, timeout: timeoutMs }, (res) => {
+    const r = request(url, { method: req.method ?? (body ? "POST" : "GET"), headers, agent: req.agent ?? false, timeout: timeoutMs }, (res) => {
       const parts: Buffer[] = [];
       res.on("data", (c: Buffer) => parts.push(c));
       res.on("end", () => {

@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 STAMP := .tools/.setup-stamp
 
-.PHONY: help setup demo test unit e2e bench cli build pack clean
+.PHONY: help setup demo test unit e2e e2e-container bench cli build pack clean
 
 help:
 	@echo "make setup   install everything (npm packages, Envoy, services, CLI bundle); safe to re-run"
@@ -13,6 +13,7 @@ help:
 	@echo "make test    all tests: unit (emulator) and e2e (real Envoy)"
 	@echo "make unit    unit tests only"
 	@echo "make e2e     tests against real Envoy processes"
+	@echo "make e2e-container  the representative e2e set with Envoy in a container (Docker engine and local image from make setup)"
 	@echo "make build   compile every stock filter and template"
 	@echo "make pack    the npm packages proxy-wasm-as, pwas and create-proxy-wasm-as as tarballs in dist/packages"
 	@echo "make bench   benchmarks vs native Envoy filters and the Go/solo/Rust SDKs (QUICK=1: the CI smoke run)"
@@ -38,6 +39,14 @@ unit: setup
 
 e2e: setup
 	npx jest --ci e2e
+
+# The representative e2e set on the container backend: pwas run, the conformance scenarios, failure policies,
+# each stock filter, pwas preview (the whole suite runs on the process backend in `make test`).
+E2E_CONTAINER_SET := e2e/run.test.ts e2e/conformance.test.ts e2e/failure-policy.test.ts e2e/fault.test.ts e2e/routing.test.ts \
+	e2e/ratelimit.test.ts e2e/ratelimit-global.test.ts e2e/auth.test.ts e2e/preview.test.ts
+
+e2e-container: setup
+	bash scripts/e2e-container.sh $(E2E_CONTAINER_SET)
 
 bench: setup
 	bash scripts/setup-bench.sh

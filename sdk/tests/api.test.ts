@@ -36,7 +36,7 @@ describe("lifecycle and configuration", () => {
     const unknown = await Host.load(wasm, { pluginConfig: '{"tick": 1}' });
     unknown.startVm();
     expect(unknown.configure()).toBe(false);
-    expect(unknown.logMessages(LogLevel.Error)[0]).toMatch(/tick: unknown field \(expected one of: callout_cluster, grpc_cluster, tick_ms, reroute_header, fail, gc_every\)/);
+    expect(unknown.logMessages(LogLevel.Error)[0]).toMatch(/tick: unknown field \(expected one of: callout_cluster, grpc_cluster, tick_ms, reroute_header, fail, gc_every, gc_bytes\)/);
     const broken = await Host.load(wasm, { pluginConfig: "{not json" });
     broken.startVm();
     expect(broken.configure()).toBe(false);

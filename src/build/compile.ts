@@ -6,7 +6,7 @@ import { locateAsc } from "./locate";
 
 const run = promisify(execFile);
 
-/** Where the SDK's replacements for AssemblyScript's `env.abort` / `env.seed` imports live (see sdk/assembly/runtime.ts). */
+/** Where the SDK's replacements for AssemblyScript's `env.abort` / `env.seed` imports and its allocation hooks live (see sdk/assembly/runtime.ts). */
 const RUNTIME_HOOKS = "~lib/proxy-wasm-as/assembly/runtime";
 
 export interface CompileOptions {
@@ -35,6 +35,8 @@ export interface CompileResult {
  *   callback boundaries, where nothing managed lives on the Wasm stack (docs/memory.md explains why).
  * - `_initialize` instead of a start section, so nothing runs before Envoy has a context for the VM.
  * - abort/seed routed to the SDK so the module imports only what Envoy provides.
+ * - __new/__renew routed through the SDK's counting hooks, so it can collect after any callback once
+ *   enough was allocated (docs/memory.md).
  */
 export function ascArgs(opts: CompileOptions): string[] {
   const o = ascOptions();
@@ -59,7 +61,10 @@ export function ascOptions() {
   return {
     runtime: "minimal",
     exportStart: "_initialize",
-    use: [`abort=${RUNTIME_HOOKS}/pwasAbort`, `seed=${RUNTIME_HOOKS}/pwasSeed`],
+    use: [
+      `abort=${RUNTIME_HOOKS}/pwasAbort`, `seed=${RUNTIME_HOOKS}/pwasSeed`,
+      `__new=${RUNTIME_HOOKS}/pwasNew`, `__renew=${RUNTIME_HOOKS}/pwasRenew`,
+    ],
     initialMemory: 2,
   };
 }

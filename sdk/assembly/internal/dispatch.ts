@@ -8,6 +8,7 @@ import { HttpCallHandler, GrpcHandler } from "../callouts";
 import { getPropertyBytes } from "./hostcalls";
 import { decodeUtf8 } from "../utf8";
 import { currentContextId, setCurrentContext } from "./current";
+import { allocationBudgetSpent, collectGarbage } from "./memory";
 
 export type RootFactory = (contextId: u32) => RootContext;
 
@@ -58,44 +59,56 @@ export function pendingCallouts(): i32 {
 
 // ---- Memory management (see docs/memory.md) ----
 // The minimal runtime never collects on its own. Between callbacks no managed reference lives on the Wasm
-// stack, so collecting at the end of a top-level callback is safe. Collecting after every N finished
-// streams bounds garbage to what N requests allocate.
+// stack, so the dispatcher collects when it leaves the outermost callback, if either rule says so:
+// - bytes: the allocation budget is spent (memory.ts), so a long-lived stream, connection, gRPC stream or
+//   ticking root cannot pile up garbage, whichever callback allocates;
+// - streams: every `collectEvery` finished streams, and after every configure, so short requests that
+//   allocate little are still reclaimed within a few streams.
 
 let collectEvery: i32 = 16;
 let finishedSinceCollect: i32 = 0;
+let collectDue: bool = false;
+/** Callbacks in progress: 1 inside a callback, more only if a host ever re-entered the module. */
+let depth: i32 = 0;
 
 export function setCollectInterval(streams: i32): void {
   collectEvery = streams < 1 ? 1 : streams;
 }
 
-function collectIfDue(): void {
-  if (++finishedSinceCollect >= collectEvery) {
-    finishedSinceCollect = 0;
-    __collect();
-  }
+function streamFinished(): void {
+  if (++finishedSinceCollect >= collectEvery) collectDue = true;
 }
-
-export function collectNow(): void {
-  finishedSinceCollect = 0;
-  __collect();
-}
-
-// ---- Lifecycle ----
 
 // @ts-ignore: decorator
 @inline function enter(contextId: u32): void {
+  depth++;
   setCurrentContext(contextId);
 }
+
+// Every callback ends here, with nothing but scalars left to return: the one safe point to collect.
+// @ts-ignore: decorator
+@inline function leave(): void {
+  if (--depth == 0 && (collectDue || allocationBudgetSpent())) collect();
+}
+
+function collect(): void {
+  collectDue = false;
+  finishedSinceCollect = 0;
+  collectGarbage();
+}
+
+// ---- Lifecycle ----
 
 export function onContextCreate(contextId: u32, parentId: u32): void {
   enter(contextId);
   if (parentId == 0) {
     createRoot(contextId);
-    return;
+  } else if (roots.has(parentId)) {
+    // Envoy creates HTTP and TCP stream contexts with the same call; the first callback tells which one
+    // this is (onRequestHeaders or onNewConnection), so the filter's context is created then.
+    unborn.set(contextId, roots.get(parentId));
   }
-  // Envoy creates HTTP and TCP stream contexts with the same call; the first callback tells which one
-  // this is (onRequestHeaders or onNewConnection), so the filter's context is created then.
-  if (roots.has(parentId)) unborn.set(contextId, roots.get(parentId));
+  leave();
 }
 
 /** Stream contexts created by the host whose kind is not known yet, with their root. */
@@ -140,45 +153,53 @@ function createRoot(contextId: u32): void {
 
 export function onVmStart(contextId: u32, size: usize): bool {
   enter(contextId);
-  if (!roots.has(contextId)) return true;
-  return roots.get(contextId).onVmStart(size);
+  const ok = roots.has(contextId) ? roots.get(contextId).onVmStart(size) : true;
+  leave();
+  return ok;
 }
 
 export function onConfigure(contextId: u32, size: usize): bool {
   enter(contextId);
-  if (!roots.has(contextId)) return true;
-  const ok = roots.get(contextId).onConfigure(size);
-  collectNow();
+  const ok = roots.has(contextId) ? roots.get(contextId).onConfigure(size) : true;
+  // Configuration parsing allocates the most, and what it drops is best reclaimed at once.
+  collectDue = true;
+  leave();
   return ok;
 }
 
 export function onTick(contextId: u32): void {
   enter(contextId);
   if (roots.has(contextId)) roots.get(contextId).onTick();
+  leave();
 }
 
 export function onQueueReady(contextId: u32, queueId: u32): void {
   enter(contextId);
   if (roots.has(contextId)) roots.get(contextId).onQueueReady(queueId);
+  leave();
 }
 
 export function onForeignFunction(contextId: u32, functionId: u32, size: usize): void {
   enter(contextId);
   if (roots.has(contextId)) roots.get(contextId).onForeignFunction(functionId, size);
+  leave();
 }
 
 export function onDone(contextId: u32): bool {
   enter(contextId);
-  if (httpStreams.has(contextId)) return httpStreams.get(contextId).onDone();
-  if (tcpStreams.has(contextId)) return tcpStreams.get(contextId).onDone();
-  if (roots.has(contextId)) return roots.get(contextId).onDone();
-  return true;
+  let done = true;
+  if (httpStreams.has(contextId)) done = httpStreams.get(contextId).onDone();
+  else if (tcpStreams.has(contextId)) done = tcpStreams.get(contextId).onDone();
+  else if (roots.has(contextId)) done = roots.get(contextId).onDone();
+  leave();
+  return done;
 }
 
 export function onLog(contextId: u32): void {
   enter(contextId);
   if (httpStreams.has(contextId)) httpStreams.get(contextId).onLog();
   else if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onLog();
+  leave();
 }
 
 export function onDelete(contextId: u32): void {
@@ -187,15 +208,16 @@ export function onDelete(contextId: u32): void {
   if (httpStreams.has(contextId)) {
     httpStreams.get(contextId).onDelete();
     httpStreams.delete(contextId);
-    collectIfDue();
+    streamFinished();
   } else if (tcpStreams.has(contextId)) {
     tcpStreams.get(contextId).onDelete();
     tcpStreams.delete(contextId);
-    collectIfDue();
+    streamFinished();
   } else if (roots.has(contextId)) {
     roots.get(contextId).onDelete();
     roots.delete(contextId);
   }
+  leave();
 }
 
 // ---- HTTP ----
@@ -203,32 +225,44 @@ export function onDelete(contextId: u32): void {
 export function onRequestHeaders(contextId: u32, n: u32, eos: bool): Action {
   enter(contextId);
   const ctx = http(contextId);
-  return ctx !== null ? ctx.onRequestHeaders(n, eos) : Action.Continue;
+  const a = ctx !== null ? ctx.onRequestHeaders(n, eos) : Action.Continue;
+  leave();
+  return a;
 }
 export function onRequestBody(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
   const ctx = http(contextId);
-  return ctx !== null ? ctx.onRequestBody(size, eos) : Action.Continue;
+  const a = ctx !== null ? ctx.onRequestBody(size, eos) : Action.Continue;
+  leave();
+  return a;
 }
 export function onRequestTrailers(contextId: u32, n: u32): Action {
   enter(contextId);
   const ctx = http(contextId);
-  return ctx !== null ? ctx.onRequestTrailers(n) : Action.Continue;
+  const a = ctx !== null ? ctx.onRequestTrailers(n) : Action.Continue;
+  leave();
+  return a;
 }
 export function onResponseHeaders(contextId: u32, n: u32, eos: bool): Action {
   enter(contextId);
   const ctx = http(contextId);
-  return ctx !== null ? ctx.onResponseHeaders(n, eos) : Action.Continue;
+  const a = ctx !== null ? ctx.onResponseHeaders(n, eos) : Action.Continue;
+  leave();
+  return a;
 }
 export function onResponseBody(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
   const ctx = http(contextId);
-  return ctx !== null ? ctx.onResponseBody(size, eos) : Action.Continue;
+  const a = ctx !== null ? ctx.onResponseBody(size, eos) : Action.Continue;
+  leave();
+  return a;
 }
 export function onResponseTrailers(contextId: u32, n: u32): Action {
   enter(contextId);
   const ctx = http(contextId);
-  return ctx !== null ? ctx.onResponseTrailers(n) : Action.Continue;
+  const a = ctx !== null ? ctx.onResponseTrailers(n) : Action.Continue;
+  leave();
+  return a;
 }
 
 // ---- TCP ----
@@ -236,27 +270,35 @@ export function onResponseTrailers(contextId: u32, n: u32): Action {
 export function onNewConnection(contextId: u32): Action {
   enter(contextId);
   const ctx = tcp(contextId);
-  return ctx !== null ? ctx.onNewConnection() : Action.Continue;
+  const a = ctx !== null ? ctx.onNewConnection() : Action.Continue;
+  leave();
+  return a;
 }
 export function onDownstreamData(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
   const ctx = tcp(contextId);
-  return ctx !== null ? ctx.onDownstreamData(size, eos) : Action.Continue;
+  const a = ctx !== null ? ctx.onDownstreamData(size, eos) : Action.Continue;
+  leave();
+  return a;
 }
 export function onUpstreamData(contextId: u32, size: usize, eos: bool): Action {
   enter(contextId);
   const ctx = tcp(contextId);
-  return ctx !== null ? ctx.onUpstreamData(size, eos) : Action.Continue;
+  const a = ctx !== null ? ctx.onUpstreamData(size, eos) : Action.Continue;
+  leave();
+  return a;
 }
 export function onDownstreamClose(contextId: u32, peer: PeerType): void {
   enter(contextId);
   const ctx = tcp(contextId);
   if (ctx !== null) ctx.onDownstreamConnectionClose(peer);
+  leave();
 }
 export function onUpstreamClose(contextId: u32, peer: PeerType): void {
   enter(contextId);
   const ctx = tcp(contextId);
   if (ctx !== null) ctx.onUpstreamConnectionClose(peer);
+  leave();
 }
 
 // ---- Callouts ----
@@ -273,24 +315,32 @@ function restoreCaller(callerId: u32): void {
 
 export function onHttpCallResponse(rootId: u32, token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
   enter(rootId);
-  if (!httpCalls.has(token)) return;
-  const entry = httpCalls.get(token);
-  httpCalls.delete(token);
-  restoreCaller(entry.contextId);
-  entry.handler.onResponse(numHeaders, bodySize, numTrailers);
+  if (httpCalls.has(token)) {
+    const entry = httpCalls.get(token);
+    httpCalls.delete(token);
+    restoreCaller(entry.contextId);
+    entry.handler.onResponse(numHeaders, bodySize, numTrailers);
+  }
+  leave();
 }
 
 export function onGrpcInitialMetadata(rootId: u32, token: u32, n: u32): void {
   enter(rootId);
-  if (!grpcCalls.has(token)) return;
-  const entry = grpcCalls.get(token);
-  restoreCaller(entry.contextId);
-  entry.handler.onInitialMetadata(n);
+  if (grpcCalls.has(token)) {
+    const entry = grpcCalls.get(token);
+    restoreCaller(entry.contextId);
+    entry.handler.onInitialMetadata(n);
+  }
+  leave();
 }
 
 export function onGrpcMessage(rootId: u32, token: u32, size: usize): void {
   enter(rootId);
-  if (!grpcCalls.has(token)) return;
+  if (grpcCalls.has(token)) grpcMessage(token, size);
+  leave();
+}
+
+function grpcMessage(token: u32, size: usize): void {
   const entry = grpcCalls.get(token);
   if (entry.unary) grpcCalls.delete(token);
   restoreCaller(entry.contextId);
@@ -306,19 +356,23 @@ export function onGrpcMessage(rootId: u32, token: u32, size: usize): void {
 
 export function onGrpcTrailingMetadata(rootId: u32, token: u32, n: u32): void {
   enter(rootId);
-  if (!grpcCalls.has(token)) return;
-  const entry = grpcCalls.get(token);
-  restoreCaller(entry.contextId);
-  entry.handler.onTrailingMetadata(n);
+  if (grpcCalls.has(token)) {
+    const entry = grpcCalls.get(token);
+    restoreCaller(entry.contextId);
+    entry.handler.onTrailingMetadata(n);
+  }
+  leave();
 }
 
 export function onGrpcClose(rootId: u32, token: u32, status: u32): void {
   enter(rootId);
-  if (!grpcCalls.has(token)) return;
-  const entry = grpcCalls.get(token);
-  grpcCalls.delete(token);
-  restoreCaller(entry.contextId);
-  entry.handler.onClose(status);
+  if (grpcCalls.has(token)) {
+    const entry = grpcCalls.get(token);
+    grpcCalls.delete(token);
+    restoreCaller(entry.contextId);
+    entry.handler.onClose(status);
+  }
+  leave();
 }
 
 export function logRaw(level: LogLevel, message: string): void {

@@ -47,3 +47,44 @@ export function takeBuffer(ptr: usize, len: usize): ArrayBuffer {
   store<usize>(RET_PTR, 0);
   store<usize>(RET_LEN, 0);
 }
+
+// ---- Allocation accounting (see docs/memory.md) ----
+// Bytes of managed objects allocated since the last collection, counted by the runtime hooks in
+// runtime.ts. Stays 0 in a module built without those hooks; then only the dispatcher's stream rule collects.
+
+export let allocatedSinceCollect: usize = 0;
+
+// @ts-ignore: decorator
+@inline export function countAllocation(size: usize): void {
+  allocatedSinceCollect += size;
+}
+
+/** The smallest allocation budget between collections: one Wasm page. */
+// @ts-ignore: decorator
+@inline export const MIN_ALLOCATION_BUDGET: usize = 64 << 10;
+
+/** A fixed budget set with setAllocationBudget; 0 for the automatic one. */
+let fixedBudget: usize = 0;
+
+/** Fixes the allocation budget between collections at `bytes`; 0 restores the automatic budget. */
+export function setAllocationBudget(bytes: usize): void {
+  fixedBudget = bytes;
+}
+
+/**
+ * True once the bytes allocated since the last collection reach the budget: half the heap linear memory
+ * already holds (at least MIN_ALLOCATION_BUDGET). Memory that has grown is used before it grows again, and
+ * the cost of collecting, which follows the live set, stays proportional to what was allocated.
+ */
+// @ts-ignore: decorator
+@inline export function allocationBudgetSpent(): bool {
+  const n = allocatedSinceCollect;
+  if (fixedBudget != 0) return n >= fixedBudget;
+  return n >= MIN_ALLOCATION_BUDGET && n >= (((<usize>memory.size() << 16) - __heap_base) >> 1);
+}
+
+/** Collects garbage now and restarts the count. Safe only when no managed reference lives on the Wasm stack alone. */
+export function collectGarbage(): void {
+  allocatedSinceCollect = 0;
+  __collect();
+}

@@ -4,7 +4,9 @@
 // their observable results be compared.
 //
 // Plugin configuration (JSON): {"callout_cluster": "echo", "grpc_cluster": "grpc", "tick_ms": 10,
-//   "reroute_header": "x-route", "fail": false, "gc_every": 16}
+//   "reroute_header": "x-route", "fail": false, "gc_every": 16, "gc_bytes": 0}
+// gc_every and gc_bytes replace the SDK's collection rules (streams between collections, allocation budget;
+// gc_bytes 0 keeps the default) so the soak's control can turn collection off.
 
 export * from "proxy-wasm-as/exports";
 
@@ -19,6 +21,7 @@ import {
   readPluginConfig, readVmConfig, encodeUtf8, decodeUtf8, isValidUtf8, PeerType, lastSharedDataResult, lastQueueResult,
   vmConfiguration, setGarbageCollectionInterval,
 } from "proxy-wasm-as";
+import { setAllocationBudget } from "proxy-wasm-as/assembly/internal/memory";
 
 const QUEUE_NAME = "conformance-queue";
 const COUNTER_KEY = "conformance.counter";
@@ -47,8 +50,10 @@ class ConformanceRoot extends RootContext {
     const errors = new ConfigErrors();
     const cfg = readPluginConfig(errors);
     if (cfg !== null) {
-      cfg.allowOnly(["callout_cluster", "grpc_cluster", "tick_ms", "reroute_header", "fail", "gc_every"]);
+      cfg.allowOnly(["callout_cluster", "grpc_cluster", "tick_ms", "reroute_header", "fail", "gc_every", "gc_bytes"]);
       setGarbageCollectionInterval(<i32>cfg.int("gc_every", 16, 1, i32.MAX_VALUE));
+      const gcBytes = cfg.int("gc_bytes", 0, 0, u32.MAX_VALUE);
+      if (gcBytes > 0) setAllocationBudget(<usize>gcBytes);
       this.calloutCluster = cfg.string("callout_cluster", "echo");
       this.grpcCluster = cfg.string("grpc_cluster", "grpc");
       this.tickMs = <u32>cfg.int("tick_ms", 10, 1, 60000);

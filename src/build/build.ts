@@ -15,6 +15,8 @@ export interface BuildOptions {
   debug?: boolean;
   /** Output file; default `<dir>/build/<name>.wasm` (`<name>.debug.wasm` for debug builds). */
   outFile?: string;
+  /** Stops the compiler (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult extends CompileResult {
@@ -31,7 +33,12 @@ export function loadFilterProject(dir: string): FilterProject {
   let name = basename(abs);
   const pkgPath = join(abs, "package.json");
   if (existsSync(pkgPath)) {
-    const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { name?: string };
+    let pkg: { name?: string };
+    try {
+      pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { name?: string };
+    } catch (e) {
+      throw new PwasError("E_CONFIG", `${pkgPath} is not valid JSON: ${(e as Error).message}`);
+    }
     if (pkg.name) name = pkg.name.replace(/^@[^/]+\//, "");
   }
   return { dir: abs, name, entry };
@@ -47,8 +54,9 @@ export async function buildFilter(dir: string, opts: BuildOptions = {}): Promise
   const outFile = opts.outFile ?? defaultOutFile(project, opts.debug);
   let result: CompileResult;
   try {
-    result = await compile({ entry: project.entry, outFile, debug: opts.debug, projectDir: project.dir });
+    result = await compile({ entry: project.entry, outFile, debug: opts.debug, projectDir: project.dir, signal: opts.signal });
   } catch (err) {
+    if (err instanceof PwasError || opts.signal?.aborted) throw err;
     throw new PwasError("E_BUILD", (err as Error).message);
   }
   const problems = checkImports(result.imports);

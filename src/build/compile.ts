@@ -20,6 +20,8 @@ export interface CompileOptions {
   projectDir?: string;
   /** Extra asc arguments, appended last. */
   extraArgs?: string[];
+  /** Stops the compiler (Ctrl-C); the promise then rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface CompileResult {
@@ -76,8 +78,9 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   mkdirSync(dirname(opts.outFile), { recursive: true });
   const asc = locateAsc(projectDir);
   try {
-    await run(process.execPath, [asc, ...ascArgs(opts)], { cwd: projectDir, maxBuffer: 64 << 20 });
+    await run(process.execPath, [asc, ...ascArgs(opts)], { cwd: projectDir, maxBuffer: 64 << 20, signal: opts.signal });
   } catch (err) {
+    if (opts.signal?.aborted) throw err;
     const e = err as { stderr?: string; stdout?: string; message: string };
     throw new Error(`asc failed for ${opts.entry}:\n${e.stderr || e.stdout || e.message}`);
   }

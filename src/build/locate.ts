@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { PwasError } from "../errors";
 
 /**
  * Finds the AssemblyScript compiler (asc). One place decides, in this order:
@@ -10,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 export function locateAsc(fromDir: string = process.cwd()): string {
   const override = process.env.PWAS_ASC;
   if (override) {
-    if (!existsSync(override)) throw new Error(`PWAS_ASC points at ${override}, which does not exist`);
+    if (!existsSync(override)) throw new PwasError("E_NOT_FOUND", `PWAS_ASC points at ${override}, which does not exist (unset it to use the project's own compiler)`);
     return override;
   }
   let dir = resolve(fromDir);
@@ -24,6 +25,6 @@ export function locateAsc(fromDir: string = process.cwd()): string {
   try {
     return require.resolve("assemblyscript/bin/asc.js");
   } catch {
-    throw new Error("AssemblyScript compiler not found: run `npm install --save-dev assemblyscript@0.28` in your filter project (or set PWAS_ASC)");
+    throw new PwasError("E_NOT_FOUND", "AssemblyScript compiler not found: run `npm install --save-dev assemblyscript@0.28` in your filter project (or set PWAS_ASC to its bin/asc.js)");
   }
 }

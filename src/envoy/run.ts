@@ -1,6 +1,5 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { resolve } from "node:path";
-import { buildFilter } from "../build/build";
+import { existsSync, readFileSync } from "node:fs";
+import { loadModule } from "../build/module";
 import { PwasError } from "../errors";
 import { cluster, httpListener, wasmFilter, type Bootstrap, type Cluster, type FailurePolicy } from "./bootstrap";
 import { startEcho, type EchoServer } from "./echo";
@@ -24,6 +23,8 @@ export interface RunOptions {
   clusters?: string[];
   /** Progress lines (build, Envoy start). */
   progress?: (step: string) => void;
+  /** Stops a build or an Envoy download in progress. */
+  signal?: AbortSignal;
 }
 
 export interface RunningFilter {
@@ -72,13 +73,7 @@ export function clusterFromUrl(name: string, url: string): Cluster {
 /** Builds (if needed) and runs a filter in a real Envoy in front of an upstream. The caller stops it. */
 export async function runFilter(opts: RunOptions): Promise<RunningFilter> {
   const progress = opts.progress ?? (() => undefined);
-  const target = resolve(opts.target);
-  if (!existsSync(target)) throw new PwasError("E_NOT_FOUND", `${opts.target}: no such filter folder or .wasm file`);
-  let wasmFile = target;
-  if (statSync(target).isDirectory()) {
-    progress(`building ${opts.target}`);
-    wasmFile = (await buildFilter(target)).wasmPath;
-  }
+  const wasmFile = (await loadModule(opts.target, { progress, signal: opts.signal })).wasmPath;
   const configuration = readPluginConfig(opts.config);
   const policy = opts.failurePolicy ? POLICIES[opts.failurePolicy] : undefined;
   if (opts.failurePolicy && !policy) throw new PwasError("E_USAGE", `--failure-policy must be closed, open or reload, got ${opts.failurePolicy}`);

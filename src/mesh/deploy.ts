@@ -14,8 +14,8 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { basename, delimiter, join, resolve } from "node:path";
-import { buildFilter, defaultOutFile, loadFilterProject } from "../build/build";
+import { delimiter, join } from "node:path";
+import { loadModule } from "../build/module";
 import { PwasError } from "../errors";
 import { readPluginConfig } from "../envoy/run";
 import { sha256Hex } from "./module";
@@ -60,6 +60,8 @@ export interface DeployOptions {
   /** Allow FAIL_OPEN on a filter that forbids it. */
   force?: boolean;
   progress?: (step: string) => void;
+  /** Stops a build in progress. */
+  signal?: AbortSignal;
 }
 
 export interface DeployPlan {
@@ -83,22 +85,9 @@ export function kubernetesName(raw: string): string {
 }
 
 async function locateModule(opts: DeployOptions): Promise<FilterFacts> {
-  const target = resolve(opts.target);
-  if (!existsSync(target)) throw new PwasError("E_NOT_FOUND", `${opts.target}: no such filter folder or .wasm file`);
-  if (!statSync(target).isDirectory()) {
-    const name = basename(target).replace(/(\.debug)?\.wasm$/, "");
-    return { name, wasmFile: target, failOpenForbidden: name === "auth" };
-  }
-  const project = loadFilterProject(target);
-  let wasmFile: string;
-  if (opts.noBuild) {
-    wasmFile = defaultOutFile(project);
-    if (!existsSync(wasmFile)) throw new PwasError("E_NOT_FOUND", `${wasmFile} does not exist: build it first (pwas build ${opts.target}) or drop --no-build`);
-  } else {
-    opts.progress?.(`building ${opts.target}`);
-    wasmFile = (await buildFilter(target)).wasmPath;
-  }
-  return { name: project.name, wasmFile, failOpenForbidden: project.name === "auth" || packageForbidsFailOpen(target) };
+  const mod = await loadModule(opts.target, { noBuild: opts.noBuild, progress: opts.progress, signal: opts.signal });
+  const forbidden = mod.name === "auth" || (mod.project !== undefined && packageForbidsFailOpen(mod.project.dir));
+  return { name: mod.name, wasmFile: mod.wasmPath, failOpenForbidden: forbidden };
 }
 
 /** package.json `"pwas": {"failOpenForbidden": true}`. */

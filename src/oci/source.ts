@@ -2,9 +2,9 @@
  * What `pwas package` and `pwas push` take as input: a filter folder (built first), a .wasm module, or
  * (push only) an image layout folder or tar that `pwas package` wrote.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { relative } from "node:path";
-import { buildFilter } from "../build/build";
+import { loadModule } from "../build/module";
 import { PwasError } from "../errors";
 import { packageModule, type Image, type PackageOptions } from "./image";
 import { isLayoutDir, readLayout } from "./layout";
@@ -26,6 +26,8 @@ export interface SourceOptions extends PackageOptions {
   /** The tag to read from a layout holding several images. */
   layoutTag?: string;
   progress?(step: string): void;
+  /** Stops a build in progress. */
+  signal?: AbortSignal;
 }
 
 export async function loadImageSource(input: string, opts: SourceOptions = {}): Promise<ImageSource> {
@@ -39,13 +41,7 @@ export async function loadImageSource(input: string, opts: SourceOptions = {}): 
     const image = readLayout(input, opts.layoutTag);
     return { image, name: shown, description: `image layout ${shown}` };
   }
-  if (statSync(input).isDirectory()) {
-    progress(`building ${shown}`);
-    const built = await buildFilter(input);
-    const wasm = readFileSync(built.wasmPath);
-    return { image: packageModule(wasm, opts), wasm, wasmPath: built.wasmPath, name: built.project.name, description: `filter ${built.project.name}` };
-  }
-  const wasm = readFileSync(input);
-  const name = input.replace(/^.*[\\/]/, "").replace(/\.wasm$/, "");
-  return { image: packageModule(wasm, opts), wasm, wasmPath: input, name, description: `module ${shown}` };
+  const mod = await loadModule(input, { progress, signal: opts.signal });
+  const description = mod.project ? `filter ${mod.name}` : `module ${shown}`;
+  return { image: packageModule(mod.wasm, opts), wasm: mod.wasm, wasmPath: mod.wasmPath, name: mod.name, description };
 }

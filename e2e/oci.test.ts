@@ -117,7 +117,7 @@ describe("pwas package: deterministic OCI image layouts", () => {
     const fromFile = await ok("package", wasmFile, "--output", join(work, "from-file.tar"));
     expect(digestIn(r.out)).toBe(digestIn(fromFile.out));
     const again = await pwas("package", join(work, "from-dir.tar"));
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.err).toMatch(/E_USAGE .*is an image layout already/);
   });
 });
@@ -284,7 +284,7 @@ describeWithRegistry("push and pull against docker-registry, checked with skopeo
     expect(https.code).toBe(1);
     expect(https.err).toMatch(/E_REGISTRY cannot reach https:\/\/127\.0\.0\.1:\d+\/v2\/filters\/http-headers\/manifests\/oci: .*add --insecure/);
     const remote = await pwas("push", wasmFile, "registry.example.com/filters/http-headers:1", "--insecure");
-    expect(remote.code).toBe(1);
+    expect(remote.code).toBe(2);
     expect(remote.err).toContain("E_USAGE --insecure allows plain http only to a registry on this machine (localhost, 127.0.0.1, ::1); registry.example.com must be reached over https");
   });
 });

@@ -7,10 +7,8 @@ import { describeRequiring } from "../src/requirements";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { buildFilter } from "../src/build";
 import type { Io } from "../src/cli/command";
-import { preview } from "../src/cli/commands/preview";
 import { main } from "../src/cli/main";
 import { waitFor } from "../src/envoy";
 import { httpGet } from "../src/envoy/instance";
@@ -176,8 +174,7 @@ describe("pwas preview, the command", () => {
 
     const io = captureIo();
     const controller = new AbortController();
-    const args = parseArgs({ args: [yamlFile, "--upstreams", "v1,v2", "--cache-dir", join(work, "cache")], options: preview.options, allowPositionals: true, strict: true });
-    const done = preview.run({ positionals: args.positionals, values: args.values as never }, io, controller.signal);
+    const done = main(["preview", yamlFile, "--upstreams", "v1,v2", "--cache-dir", join(work, "cache")], io, { signal: controller.signal });
     await waitFor(() => (io.stdout().includes("Ctrl-C to stop") ? true : undefined), { timeoutMs: 60_000, what: `preview to start; stderr:\n${io.stderr()}` });
     const [, listener] = /^listener\s+(\S+)$/m.exec(io.stdout()) ?? [];
     const [, admin] = /^admin\s+(\S+)$/m.exec(io.stdout()) ?? [];

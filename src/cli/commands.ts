@@ -9,5 +9,6 @@ import { push } from "./commands/push";
 import { pull } from "./commands/pull";
 import { deploy } from "./commands/deploy";
 import { preview } from "./commands/preview";
+import { envoy } from "./commands/envoy";
 
-export const commands: Command[] = [create, build, test, run, packageCommand, push, pull, deploy, preview];
+export const commands: Command[] = [create, build, test, run, packageCommand, push, pull, deploy, preview, envoy];

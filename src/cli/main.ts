@@ -1,17 +1,21 @@
 #!/usr/bin/env node
-// The pwas entry point: parses arguments, runs one command, maps errors to exit statuses.
-// The only place that calls process.exit.
+// The pwas entry point: parses arguments against each command's declaration, runs one command, maps errors
+// to exit statuses (0 ok, 1 failure, 2 usage, 130 interrupted). The only place that calls process.exit.
 import { parseArgs } from "node:util";
 import { commands } from "./commands";
-import { Command, processIo, Io } from "./command";
+import {
+  checkValues, formatOptions, GLOBAL_OPTIONS, helpFor, parseArgsOptions, parsedArgs, processIo, suggestion, synopsis,
+  type Command, type Io, type OptionSpecs,
+} from "./command";
 import { PwasError } from "../errors";
 
-function helpFor(c: Command): string {
-  return [
-    `${c.summary}`, "", `Usage: ${c.usage}`,
-    ...(c.optionHelp.length ? ["", "Options:", ...c.optionHelp.map((l) => "  " + l)] : []),
-    "", "Examples:", ...c.examples.map((e) => "  " + e),
-  ].join("\n");
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+function version(): string {
+  return require("../../package.json").version as string;
 }
 
 function overview(): string {
@@ -20,51 +24,129 @@ function overview(): string {
     "pwas: build, test, run and ship Envoy/Istio Wasm filters written in AssemblyScript", "",
     "Usage: pwas <command> [options]", "", "Commands:",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    "", "Run `pwas <command> --help` for a command's options and examples.",
+    "", "Options:",
+    ...formatOptions({ ...GLOBAL_OPTIONS, version: { type: "boolean", description: "print the version of pwas" } }),
+    "", "Run `pwas help <command>` (or `pwas <command> --help`) for its options and examples.",
   ].join("\n");
 }
 
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    io.out(overview());
-    return 0;
+function findCommand(name: string): Command | undefined {
+  return commands.find((c) => c.name === name);
+}
+
+function unknownCommand(name: string): PwasError {
+  return new PwasError("E_USAGE", `unknown command "${name}"${suggestion(name, commands.map((c) => c.name))}; run \`pwas --help\` for the list`);
+}
+
+/** Unknown options are caught here, before parseArgs, so the message can suggest the closest declared one. */
+function checkOptionNames(args: string[], specs: OptionSpecs): void {
+  const longs = Object.keys(specs);
+  const shorts = Object.values(specs).flatMap((s) => (s.short ? [s.short] : []));
+  for (const a of args) {
+    if (a === "--") return;
+    if (a.startsWith("--")) {
+      const name = a.slice(2).split("=")[0];
+      if (!longs.includes(name)) throw new PwasError("E_USAGE", `unknown option --${name}${suggestion(name, longs, "--")}`);
+    } else if (/^-[^-\d]/.test(a)) {
+      for (const ch of a.slice(1)) {
+        if (!shorts.includes(ch)) throw new PwasError("E_USAGE", `unknown option -${ch}${suggestion(ch, shorts, "-")}`);
+        const spec = Object.values(specs).find((s) => s.short === ch);
+        if (spec && spec.type !== "boolean") break; // the rest of the token is its value
+      }
+    }
   }
-  if (name === "--version") {
-    io.out(require("../../package.json").version as string);
-    return 0;
+}
+
+function isAbort(err: unknown, signal: AbortSignal): boolean {
+  return signal.aborted && (err as { name?: string })?.name === "AbortError";
+}
+
+export interface MainOptions {
+  /** Aborted on Ctrl-C/SIGTERM; main() installs the handlers when not given (tests pass their own). */
+  signal?: AbortSignal;
+}
+
+export async function main(argv: string[], io: Io = processIo, opts: MainOptions = {}): Promise<number> {
+  // --verbose is global: taken from anywhere before a "--" (after it, arguments belong to the command's tool).
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  const verbose = argv.slice(0, end).includes("--verbose");
+  const args = [...argv.slice(0, end).filter((a) => a !== "--verbose"), ...argv.slice(end)];
+  const [name, ...rest] = args;
+  let command: Command | undefined;
+  let signal = opts.signal;
+  let release = () => undefined as void;
+  if (!signal) {
+    const controller = new AbortController();
+    let signals = 0;
+    const onSignal = () => {
+      // The first Ctrl-C asks the command to stop and clean up; a second one does not wait for it.
+      signals += 1;
+      if (signals > 1) process.exit(EXIT_INTERRUPTED);
+      controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    release = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    };
+    signal = controller.signal;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
-    io.err(`pwas: E_USAGE unknown command "${name}"\n\n${overview()}`);
-    return 2;
-  }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    io.out(helpFor(command));
-    return 0;
-  }
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
   try {
-    const parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
-    return await command.run({ positionals: parsed.positionals, values: parsed.values as never }, io, controller.signal);
+    if (!name || name === "--help" || name === "-h") {
+      io.out(overview());
+      return EXIT_OK;
+    }
+    if (name === "--version" || name === "-V") {
+      io.out(version());
+      return EXIT_OK;
+    }
+    if (name === "help") {
+      if (rest.length === 0) {
+        io.out(overview());
+        return EXIT_OK;
+      }
+      const target = findCommand(rest[0]);
+      if (!target || rest.length > 1) throw unknownCommand(rest.join(" "));
+      io.out(helpFor(target));
+      return EXIT_OK;
+    }
+    if (name.startsWith("-")) throw new PwasError("E_USAGE", `unknown option ${name}${suggestion(name.replace(/^-+/, ""), ["help", "version", "verbose"], "--")}; a command comes first: pwas <command> [options]`);
+    command = findCommand(name);
+    if (!command) throw unknownCommand(name);
+    const specs = { ...command.options, ...GLOBAL_OPTIONS };
+    checkOptionNames(rest, specs);
+    const parsed = parseArgs({ args: rest, options: parseArgsOptions(specs), allowPositionals: true, strict: true });
+    if (parsed.values.help === true) {
+      io.out(helpFor(command));
+      return EXIT_OK;
+    }
+    const values = checkValues(command.options, parsed.values);
+    return await command.run(parsedArgs(parsed.positionals, values), io, signal);
   } catch (err) {
+    const who = command ? `pwas ${command.name}` : "pwas";
+    if (isAbort(err, signal)) {
+      io.err(`${who}: interrupted`);
+      return EXIT_INTERRUPTED;
+    }
+    const parseError = String((err as { code?: string }).code ?? "").startsWith("ERR_PARSE_ARGS");
+    if ((err instanceof PwasError && err.code === "E_USAGE") || parseError) {
+      io.err(`${who}: E_USAGE ${(err as Error).message}`);
+      if (command) io.err(`\nUsage: ${synopsis(command)}\nRun \`pwas help ${command.name}\` for its options and examples.`);
+      if (verbose) io.err((err as Error).stack ?? "");
+      return EXIT_USAGE;
+    }
     if (err instanceof PwasError) {
-      io.err(`pwas ${name}: ${err.code} ${err.message}`);
-      return 1;
+      io.err(`${who}: ${err.code} ${err.message}`);
+      if (verbose) io.err(err.stack ?? "");
+      return EXIT_FAILURE;
     }
-    const e = err as { code?: string; message: string };
-    if (e.code && String(e.code).startsWith("ERR_PARSE_ARGS")) {
-      io.err(`pwas ${name}: E_USAGE ${e.message}\n\n${helpFor(command)}`);
-      return 2;
-    }
-    io.err(`pwas ${name}: unexpected error: ${(err as Error).stack ?? e.message}`);
-    return 1;
+    const e = err as Error;
+    io.err(`${who}: unexpected error: ${e?.message ?? String(err)}`);
+    io.err(verbose ? (e?.stack ?? "") : "(run again with --verbose for the stack trace)");
+    return EXIT_FAILURE;
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    release();
   }
 }
 

@@ -1,29 +1,33 @@
 import { relative } from "node:path";
 import { newFilter, TEMPLATES } from "../../scaffold/new";
+import { PwasError } from "../../errors";
 import type { Command } from "../command";
 
 export const create: Command = {
   name: "new",
   summary: "Create a filter project from a template (builds and passes its tests as generated)",
-  usage: "pwas new <name> [--template " + Object.keys(TEMPLATES).join("|") + "] [--dir <folder>] [--no-install]",
-  optionHelp: [
-    "--template <t>   " + Object.entries(TEMPLATES).map(([k, v]) => `${k}: ${v.summary}`).join("\n                   "),
-    "--dir <folder>   where to create it (default ./<name>)",
-    "--no-install     skip npm install (links proxy-wasm-as and pwas from this toolkit)",
-  ],
+  description:
+    "Writes a filter project from a template: assembly/index.ts, tests for the emulator and for Envoy, package.json\n" +
+    "and asconfig.json; then runs npm install. The project builds and passes its tests as generated.",
+  args: "<name>",
+  options: {
+    template: {
+      type: "string", value: "template", defaultText: "http-headers",
+      description: Object.entries(TEMPLATES).map(([k, v]) => `${k}: ${v.summary}`).join("\n"),
+    },
+    dir: { type: "string", value: "folder", description: "where to create it", defaultText: "./<name>" },
+    "no-install": { type: "boolean", description: "skip npm install (links proxy-wasm-as and pwas from this toolkit)" },
+  },
   examples: ["pwas new add-header", "pwas new canary --template routing", "cd canary && pwas test ."],
-  options: { template: { type: "string" }, dir: { type: "string" }, "no-install": { type: "boolean" } },
   async run(args, io) {
     const name = args.positionals[0];
-    if (!name) {
-      io.err("pwas new: E_USAGE a name is required, e.g. pwas new my-filter");
-      return 2;
-    }
+    if (!name) throw new PwasError("E_USAGE", "a name is required, e.g. pwas new my-filter");
+    if (args.positionals.length > 1) throw new PwasError("E_USAGE", `one name at a time: got ${args.positionals.join(", ")}`);
     const dir = await newFilter({
       name,
-      template: args.values.template as string | undefined,
-      dir: args.values.dir as string | undefined,
-      install: args.values["no-install"] !== true,
+      template: args.string("template"),
+      dir: args.string("dir"),
+      install: !args.flag("no-install"),
       progress: io.progress,
     });
     const rel = relative(process.cwd(), dir) || ".";

@@ -1,42 +1,41 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { PwasError } from "../../errors";
-import { DEFAULT_TAG, IMAGE_FORMATS, layoutTar, loadImageSource, parseFormat, sha256Hex, writeLayout } from "../../oci";
+import { DEFAULT_FORMAT, DEFAULT_TAG, IMAGE_FORMATS, layoutTar, loadImageSource, parseFormat, sha256Hex, writeLayout } from "../../oci";
 import type { Command } from "../command";
 
 export const packageCommand: Command = {
   name: "package",
   summary: "Package a filter as an OCI image (layout folder or tar) that Istio can pull",
-  usage: "pwas package <filter dir | module.wasm> [--format compat|oci] [--output image.tar | --layout <dir>]",
-  optionHelp: [
-    `--format <f>     ${IMAGE_FORMATS.join(" | ")} (default compat): compat is an ordinary image with plugin.wasm`,
-    "                 in a tar.gz layer; oci is the Wasm artifact (runtime config + raw module layers)",
-    "--output <file>  write the image layout as a tar (default <dir>/build/<name>.<format>.tar)",
-    "--layout <dir>   write the image layout as a folder instead",
-    `--tag <tag>      the image's name inside the layout (default ${DEFAULT_TAG})`,
-    "--root-id <id>   a root_id the module serves, for the oci format's runtime config (repeatable)",
-  ],
+  description:
+    "Builds the filter (or takes the .wasm as it is) and writes it as an OCI image that istio-agent can pull:\n" +
+    "an image layout folder (--layout) or a tar of one. Push it with `pwas push`, or with any OCI tool\n" +
+    "(skopeo copy oci-archive:...).",
+  args: "<filter dir | module.wasm>",
+  options: {
+    format: {
+      type: "string", choices: IMAGE_FORMATS, default: DEFAULT_FORMAT,
+      description: "compat: an ordinary image with plugin.wasm in a tar.gz layer;\noci: the Wasm artifact (runtime config + raw module layers)",
+    },
+    output: { type: "string", value: "file", description: "write the image layout as a tar", defaultText: "<dir>/build/<name>.<format>.tar" },
+    layout: { type: "string", value: "dir", description: "write the image layout as a folder instead" },
+    tag: { type: "string", value: "tag", description: "the image's name inside the layout", default: DEFAULT_TAG },
+    "root-id": { type: "string", value: "id", multiple: true, description: "a root_id the module serves, for the oci format's runtime config" },
+  },
   examples: [
     "pwas package filters/fault",
     "pwas package filters/fault --format oci --layout build/fault-oci",
     "pwas package build/my.wasm --output my.tar",
   ],
-  options: {
-    format: { type: "string" },
-    output: { type: "string" },
-    layout: { type: "string" },
-    tag: { type: "string" },
-    "root-id": { type: "string", multiple: true },
-  },
-  async run(args, io) {
+  async run(args, io, signal) {
     const input = args.positionals[0];
     if (!input || args.positionals.length > 1) throw new PwasError("E_USAGE", "give one filter folder or .wasm module to package");
-    const output = args.values.output as string | undefined;
-    const layout = args.values.layout as string | undefined;
+    const output = args.string("output");
+    const layout = args.string("layout");
     if (output && layout) throw new PwasError("E_USAGE", "give --output (a tar) or --layout (a folder), not both");
-    const format = parseFormat(args.values.format as string | undefined);
-    const tag = (args.values.tag as string | undefined) ?? DEFAULT_TAG;
-    const src = await loadImageSource(input, { format, rootIds: args.values["root-id"] as string[] | undefined, progress: io.progress });
+    const format = parseFormat(args.string("format"));
+    const tag = args.string("tag") ?? DEFAULT_TAG;
+    const src = await loadImageSource(input, { format, rootIds: args.list("root-id"), progress: io.progress, signal });
     let written: string;
     if (layout) {
       writeLayout(src.image, layout, tag);

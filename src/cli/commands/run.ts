@@ -1,64 +1,56 @@
 import { runFilter } from "../../envoy/run";
+import { PwasError } from "../../errors";
 import { serveUntilStopped, type Command } from "../command";
 
 export const run: Command = {
   name: "run",
   summary: "Run a filter in a real Envoy in front of an upstream (the built-in echo by default) until Ctrl-C",
-  usage: "pwas run <filter dir | module.wasm> [--config <file or JSON>] [--port N] [--admin-port N] [--concurrency N] [--upstream echo|<url>] [--failure-policy closed|open|reload]",
-  optionHelp: [
-    "--config <json|file>     plugin configuration (inline JSON or a file)",
-    "--port <n>               listener port (default: a free port)",
-    "--admin-port <n>         Envoy admin port (default: a free port)",
-    "--concurrency <n>        Envoy worker threads (default 1)",
-    "--upstream echo|<url>    where requests go; echo answers with the JSON of what it received",
-    "--failure-policy <p>     closed (503 when the VM fails), open (bypass), reload (restart the VM)",
-    "--root-id <id>           the plugin's root_id",
-    "--cluster <name=url>     an extra cluster for callouts (repeatable)",
-  ],
+  description:
+    "Builds the filter (or takes the .wasm as it is), starts Envoy with it in front of the upstream and prints the\n" +
+    "listener and admin URLs; curl through the listener to see what the filter does. The echo upstream answers\n" +
+    "with the JSON of the request it received. Envoy is found as `pwas envoy which` says, or downloaded into the\n" +
+    "user cache the first time.",
+  args: "<filter dir | module.wasm>",
+  options: {
+    config: { type: "string", value: "json|file", description: "plugin configuration (inline JSON or a file)" },
+    port: { type: "integer", value: "n", max: 65535, description: "listener port", defaultText: "a free port" },
+    "admin-port": { type: "integer", value: "n", max: 65535, description: "Envoy admin port", defaultText: "a free port" },
+    concurrency: { type: "integer", value: "n", min: 1, description: "Envoy worker threads", default: 1 },
+    upstream: { type: "string", value: "echo|url", description: "where requests go: echo, or an http:// URL", default: "echo" },
+    "failure-policy": {
+      type: "string", choices: ["closed", "open", "reload"], defaultText: "closed",
+      description: "when the VM fails: closed (503), open (bypass the filter), reload (restart the VM)",
+    },
+    "root-id": { type: "string", value: "id", description: "the plugin's root_id" },
+    cluster: { type: "string", value: "name=url", multiple: true, description: "an extra cluster for callouts" },
+  },
   examples: [
     "pwas run filters/fault --config '{\"abort\":{\"http_status\":503,\"percentage\":{\"numerator\":100}}}'",
     "pwas run build/my.wasm --port 8080 --upstream http://127.0.0.1:9000",
+    "pwas run . --config config.json --concurrency 2",
   ],
-  options: {
-    config: { type: "string" },
-    port: { type: "string" },
-    "admin-port": { type: "string" },
-    concurrency: { type: "string" },
-    upstream: { type: "string" },
-    "failure-policy": { type: "string" },
-    "root-id": { type: "string" },
-    cluster: { type: "string", multiple: true },
-  },
   async run(args, io, signal) {
     const target = args.positionals[0];
-    if (!target) {
-      io.err("pwas run: E_USAGE a filter folder or .wasm file is required");
-      return 2;
-    }
-    const num = (name: string) => (args.values[name] === undefined ? undefined : intOption(name, args.values[name] as string));
+    if (!target) throw new PwasError("E_USAGE", "a filter folder or .wasm file is required, e.g. pwas run filters/fault");
+    if (args.positionals.length > 1) throw new PwasError("E_USAGE", `one filter at a time: got ${args.positionals.join(", ")}`);
     const running = await runFilter({
       target,
-      config: args.values.config as string | undefined,
-      port: num("port"),
-      adminPort: num("admin-port"),
-      concurrency: num("concurrency"),
-      upstream: args.values.upstream as string | undefined,
-      failurePolicy: args.values["failure-policy"] as "closed" | "open" | "reload" | undefined,
-      rootId: args.values["root-id"] as string | undefined,
-      clusters: args.values.cluster as string[] | undefined,
+      config: args.string("config"),
+      port: args.number("port"),
+      adminPort: args.number("admin-port"),
+      concurrency: args.number("concurrency"),
+      upstream: args.string("upstream"),
+      failurePolicy: args.string("failure-policy") as "closed" | "open" | "reload" | undefined,
+      rootId: args.string("root-id"),
+      clusters: args.list("cluster"),
       progress: io.progress,
+      signal,
     });
     io.out(`listener  ${running.listenerUrl}`);
     io.out(`admin     ${running.adminUrl}`);
     io.out(`module    ${running.wasmFile}`);
-    io.out(`upstream  ${running.echo ? `echo (${running.echo.url})` : args.values.upstream}`);
+    io.out(`upstream  ${running.echo ? `echo (${running.echo.url})` : args.string("upstream")}`);
     await serveUntilStopped(io, signal, () => running.stop());
     return 0;
   },
 };
-
-function intOption(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
-  return n;
-}

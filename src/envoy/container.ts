@@ -199,7 +199,7 @@ export async function startContainerEnvoy(spec: Bootstrap, opts: ContainerEnvoyO
     throw startFailure(exitReason() ?? (err as Error).message, logBuffer);
   }
   const ports = parseListenerPorts((await httpGet(`${adminUrl}/listeners?format=json`)).body);
-  const envoy = new ContainerEnvoy(adminUrl, ports, config, spec.listeners.map((l) => l.name), container, image, dir, logBuffer, state, opts.stopTimeoutMs ?? 5000);
+  const envoy = new ContainerEnvoy(adminUrl, ports, config, spec.listeners.map((l) => l.name), container, image, id, dir, logBuffer, state, opts.stopTimeoutMs ?? 5000);
   live.add(envoy);
   return envoy;
 }
@@ -224,6 +224,8 @@ export class ContainerEnvoy extends EnvoyBase {
     private readonly container: TcStarted,
     /** The image this Envoy runs. */
     readonly image: string,
+    /** The value of its pwas.envoy.id label. */
+    private readonly runId: string,
     private readonly dir: string,
     protected readonly logBuffer: LogBuffer,
     private readonly state: { ended: boolean },
@@ -249,7 +251,14 @@ export class ContainerEnvoy extends EnvoyBase {
     // Docker sends SIGTERM and SIGKILLs after the timeout (in seconds), which is the same contract.
     this.stopping ??= this.container
       .stop({ timeout: Math.ceil(this.stopTimeoutMs / 1000), remove: true })
-      .then(() => undefined)
+      .then(
+        () => undefined,
+        // Whatever went wrong (the container already gone, an engine hiccup), none may be left behind.
+        async (err: unknown) => {
+          const removed = await removeLabelledContainers(`pwas.envoy.id=${this.runId}`).catch(() => undefined);
+          if (removed === undefined) throw err;
+        },
+      )
       .finally(() => {
         rmSync(this.dir, { recursive: true, force: true });
         live.delete(this);

@@ -1,6 +1,6 @@
 import type { Bootstrap } from "./bootstrap";
 import { startEcho, type EchoOptions, type EchoServer } from "./echo";
-import { startEnvoy, type StartEnvoyOptions } from "./envoy";
+import { startEnvoy, type EnvoyBackend, type StartEnvoyOptions } from "./envoy";
 import type { StartedEnvoy } from "./instance";
 
 export interface EnvoyHarness {
@@ -15,19 +15,24 @@ export interface EnvoyHarness {
 export interface HarnessOptions {
   /** "each" (default) cleans up after every test; "all" after the file, for Envoys started in beforeAll. */
   scope?: "each" | "all";
+  /**
+   * Where this file's Envoys run unless a call says otherwise; defaults to PWAS_ENVOY_BACKEND (which
+   * `pwas test --docker` sets to "container"), then "process".
+   */
+  backend?: EnvoyBackend;
 }
 
 /**
  * Test helper: tracks what a test file starts and always stops it, pass or fail, in jest's afterEach (or
  * afterAll). Call it at the top of a file or describe block. Envoys that a crashed run leaves behind are
- * killed by the process exit hook of the process backend.
+ * killed by the process exit hook of their backend (processes are killed, containers removed).
  */
 export function envoyHarness(opts: HarnessOptions = {}): EnvoyHarness {
   const envoys: StartedEnvoy[] = [];
   const echoes: EchoServer[] = [];
   const harness: EnvoyHarness = {
     async startEnvoy(spec, startOpts) {
-      const envoy = await startEnvoy(spec, startOpts);
+      const envoy = await startEnvoy(spec, { backend: opts.backend, ...startOpts });
       envoys.push(envoy);
       return envoy;
     },

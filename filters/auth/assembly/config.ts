@@ -3,7 +3,7 @@
 // Everything is parsed and validated here, once, in onConfigure; a field this filter does not implement
 // is refused with "not supported" and the reason, never silently ignored.
 
-import { ConfigObject, StringMatcher, StringMatchKind } from "proxy-wasm-as";
+import { ConfigObject, StringMatcher, StringMatchKind, isHeaderValue, asciiLower } from "proxy-wasm-as";
 import { KeySet, parseJwks } from "./jwk";
 import { ClaimRules, normalizeAudience } from "./jwt";
 import { hexDecode, base64UrlDecodeString } from "./encoding";
@@ -106,6 +106,7 @@ export class AuthConfig {
   extAuthz: ExtAuthzConfig | null = null;
   maxTokenBytes: i32 = 8192;
   tokenCacheSize: i32 = 256;
+  tokenCacheBytes: i64 = 1 << 20;
   kidRefetchCooldownNs: u64 = 30_000_000_000;
 
   providerIndex(name: string): i32 {
@@ -116,6 +117,9 @@ export class AuthConfig {
 
 // ---------------------------------------------------------------------------------------------------------
 // Parsing
+
+/** Shortest kid_refetch_cooldown accepted. */
+export const MIN_KID_REFETCH_COOLDOWN_NS: u64 = 1_000_000_000;
 
 const TOP_FIELDS = [
   "providers", "rules", "bypass_cors_preflight", "strip_failure_response", "filter_state_rules", "requirement_map",
@@ -145,10 +149,15 @@ export function parseAuthConfig(cfg: ConfigObject): AuthConfig | null {
   out.stripFailureResponse = cfg.bool("strip_failure_response", false);
 
   const limits = cfg.object("limits");
-  if (limits !== null && limits.allowOnly(["max_token_bytes", "token_cache_size", "kid_refetch_cooldown"])) {
+  if (limits !== null && limits.allowOnly(["max_token_bytes", "token_cache_size", "token_cache_bytes", "kid_refetch_cooldown"])) {
     out.maxTokenBytes = <i32>limits.int("max_token_bytes", 8192, 64, 65536);
     out.tokenCacheSize = <i32>limits.int("token_cache_size", 256, 0, 65536);
-    out.kidRefetchCooldownNs = <u64>limits.duration("kid_refetch_cooldown", 30_000_000_000);
+    out.tokenCacheBytes = limits.int("token_cache_bytes", 1 << 20, 4096, 64 << 20);
+    const cd = limits.duration("kid_refetch_cooldown", 30_000_000_000);
+    if (limits.errors.ok && cd < <i64>MIN_KID_REFETCH_COOLDOWN_NS) {
+      limits.error("kid_refetch_cooldown", "must be at least 1s: a shorter cooldown lets tokens with unknown kids keep the JWKS endpoint busy");
+    }
+    out.kidRefetchCooldownNs = <u64>cd;
   }
 
   const providers = cfg.object("providers");
@@ -326,7 +335,8 @@ function parseRule(r: ConfigObject, cfg: AuthConfig): Rule | null {
   rule.kind = which == "path" ? MatchKind.Path : MatchKind.Prefix;
   rule.caseSensitive = m.bool("case_sensitive", true);
   rule.value = m.string(which, "", true);
-  if (!rule.caseSensitive) rule.value = rule.value.toLowerCase();
+  // ASCII only, as the path is lower-cased when matched (Unicode lower-casing changes lengths).
+  if (!rule.caseSensitive) rule.value = asciiLower(rule.value);
   const req = r.object("requires");
   if (req !== null) rule.requires = parseRequirement(req, cfg);
   return r.errors.ok ? rule : null;
@@ -394,6 +404,7 @@ function parseApiKeys(o: ConfigObject): ApiKeysConfig | null {
     const client = k.nonEmptyString("client");
     const hex = k.nonEmptyString("sha256");
     if (!k.errors.ok) return null;
+    if (!isHeaderValue(client)) { k.error("client", "must be a valid header value (no control characters): it is sent in forward_client_header"); return null; }
     const h = hexDecode(hex);
     if (h === null || h.byteLength != 32) {
       k.error("sha256", "must be the SHA-256 of the key as 64 hex digits (e.g. `printf %s \"$KEY\" | sha256sum`), never the key itself");
@@ -460,7 +471,9 @@ function parseExtAuthz(o: ConfigObject): ExtAuthzConfig | null {
       for (let i = 0; i < add.length; i++) {
         const kv = add.object(i);
         if (kv === null || !kv.allowOnly(["key", "value"])) break;
-        out.headersToAdd.push([kv.nonEmptyString("key").toLowerCase(), kv.string("value", "")]);
+        const value = kv.string("value", "");
+        if (!isHeaderValue(value)) { kv.error("value", "must be a valid header value (no control characters)"); break; }
+        out.headersToAdd.push([kv.nonEmptyString("key").toLowerCase(), value]);
       }
     }
   }

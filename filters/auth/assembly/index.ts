@@ -10,7 +10,8 @@ export * from "proxy-wasm-as/exports";
 import {
   RootContext, HttpContext, Action, Header, registerRootContext, requestHeaders, sendLocalResponse,
   ConfigErrors, readPluginConfig, log, Counter, nowNanos, HttpCallHandler, httpCall, httpCallResponseHeaders,
-  httpCallResponseBody, clearRouteCache, encodeUtf8, JsonValue, decodeUtf8,
+  httpCallResponseBody, clearRouteCache, encodeUtf8, JsonValue, decodeUtf8, isHeaderValue, isHeaderValueBytes,
+  asciiLower, normalizePath, NormalizedPath, PathNormalization,
 } from "proxy-wasm-as";
 import {
   AuthConfig, ProviderConfig, Requirement, ReqKind, Rule, MatchKind, parseAuthConfig, ApiKeysConfig, ExtAuthzConfig,
@@ -26,6 +27,8 @@ import { constantTimeEqualRaw } from "./crypto/ct";
 const TICK_MS: u32 = 500;
 /** Envoy truncates the path in the WWW-Authenticate realm to this many bytes. */
 const MAX_REALM_PATH = 256;
+/** Largest ext_authz response body passed to the client on a denial; a larger one is an error. */
+export const MAX_EXT_AUTHZ_BODY = 64 * 1024;
 
 class Metrics {
   jwtAllowed: Counter = new Counter("auth.jwt.allowed");
@@ -37,6 +40,10 @@ class Metrics {
   extAuthzOk: Counter = new Counter("auth.ext_authz.ok");
   extAuthzDenied: Counter = new Counter("auth.ext_authz.denied");
   extAuthzError: Counter = new Counter("auth.ext_authz.error");
+  /** Requests refused because their path holds an escaped slash or a backslash (rules could not be matched safely). */
+  pathRefused: Counter = new Counter("auth.path.refused");
+  /** Header values from untrusted input (claims, the ext_authz response) skipped because they are not valid header values. */
+  headerRefused: Counter = new Counter("auth.header_value.refused");
   jwks: JwksMetrics = new JwksMetrics();
 }
 
@@ -57,7 +64,7 @@ class AuthRoot extends RootContext {
     }
     if (metrics === null) metrics = new Metrics();
     this.config = cfg;
-    this.cache = new TokenCache(cfg.tokenCacheSize);
+    this.cache = new TokenCache(cfg.tokenCacheSize, cfg.tokenCacheBytes);
     this.providers = [];
     let remote = false;
     for (let i = 0; i < cfg.providers.length; i++) {
@@ -95,7 +102,7 @@ class StreamWaiter extends KeyWaiter {
 
 class ExtAuthzHandler extends HttpCallHandler {
   constructor(private readonly s: AuthStream) { super(); }
-  onResponse(numHeaders: u32, bodySize: usize, numTrailers: u32): void { this.s.onExtAuthzResponse(numHeaders); }
+  onResponse(numHeaders: u32, bodySize: usize, numTrailers: u32): void { this.s.onExtAuthzResponse(numHeaders, bodySize); }
 }
 
 class AuthStream extends HttpContext {
@@ -105,6 +112,10 @@ class AuthStream extends HttpContext {
   private successes: Success[] = [];
   private waitFor: ProviderState | null = null;
   private pathCache: string | null = null;
+  /** The rule the normalised path matched (kept while the request waits for keys). */
+  private rule: Rule | null = null;
+  /** Set once this request triggered a kid refetch: a request refetches at most once. */
+  kidRefetchUsed: bool = false;
 
   get authRoot(): AuthRoot { return changetype<AuthRoot>(this.root); }
 
@@ -166,13 +177,21 @@ class AuthStream extends HttpContext {
       for (let j = 0; j < p.claimToHeaders.length; j++) requestHeaders.remove(p.claimToHeaders[j].header);
     }
     if (cfg.apiKeys !== null && cfg.apiKeys!.forwardClientHeader.length > 0) requestHeaders.remove(cfg.apiKeys!.forwardClientHeader);
+    if (cfg.extAuthz !== null) requestHeaders.remove("x-envoy-auth-failure-mode-allowed");
   }
 
   private jwtStage(cfg: AuthConfig): Status {
     if (cfg.rules.length == 0) return Status.Ok;
     if (cfg.bypassCorsPreflight && this.isCorsPreflight()) return Status.Ok;
-    const rule = this.matchRule(cfg.rules);
-    if (rule === null || rule.requires === null) return Status.Ok;
+    let rule = this.rule;
+    if (rule === null) {
+      const norm = normalizePath(this.path());
+      if (norm.status == PathNormalization.EscapedSlash) return Status.PathRefused;
+      rule = matchRule(cfg.rules, norm.ok ? norm.path : this.path());
+      if (rule === null) return Status.Ok;
+      this.rule = rule;
+    }
+    if (rule.requires === null) return Status.Ok;
     this.successes = [];
     this.waitFor = null;
     const s = this.evaluate(rule.requires!);
@@ -188,25 +207,6 @@ class AuthStream extends HttpContext {
   private isCorsPreflight(): bool {
     const m = requestHeaders.get(":method");
     return m !== null && m == "OPTIONS" && requestHeaders.has("origin") && requestHeaders.has("access-control-request-method");
-  }
-
-  private matchRule(rules: Rule[]): Rule | null {
-    const full = this.path();
-    const q = full.indexOf("?");
-    const noQuery = q < 0 ? full : full.substring(0, q);
-    let lower: string | null = null;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i];
-      let subject: string;
-      if (r.caseSensitive) subject = r.kind == MatchKind.Path ? noQuery : full;
-      else {
-        if (lower === null) lower = full.toLowerCase();
-        const l = lower!;
-        subject = r.kind == MatchKind.Path ? (q < 0 ? l : l.substring(0, q)) : l;
-      }
-      if (r.kind == MatchKind.Prefix ? subject.startsWith(r.value) : subject == r.value) return r;
-    }
-    return null;
   }
 
   private evaluate(req: Requirement): Status {
@@ -281,13 +281,18 @@ class AuthStream extends HttpContext {
       metrics!.cacheMisses.increment();
       const r = verifyJws(token, keys, cfg.maxTokenBytes);
       if (r.status != Status.Ok) {
-        if (r.status == Status.JwksKidAlgMismatch && r.unknownKid && p.refetchForKid(now)) {
+        if (r.status == Status.JwksKidAlgMismatch && r.unknownKid && !this.kidRefetchUsed && p.refetchForKid(now)) {
+          this.kidRefetchUsed = true;
           this.waitFor = p;
           return Status.Waiting;
         }
         return r.status;
       }
       claims = r.claims!;
+      // Keep only what this provider uses: the claim_to_headers values and, when forwarded, the payload.
+      const values = new Array<string | null>();
+      for (let j = 0; j < p.cfg.claimToHeaders.length; j++) values.push(claimText(claims.payload, p.cfg.claimToHeaders[j].claimPath));
+      claims.keepOnly(values, p.cfg.forwardPayloadHeader.length > 0);
       cache.put(p.gen, claims);
     }
     const s = checkClaims(claims, p.cfg.claims, audiences, now);
@@ -307,17 +312,32 @@ class AuthStream extends HttpContext {
       }
       for (let j = 0; j < c.claimToHeaders.length; j++) {
         const ch = c.claimToHeaders[j];
-        const v = claimText(s.claims.payload, ch.claimPath);
-        if (v !== null) { requestHeaders.replace(ch.header, v); clear = true; }
+        const v = s.claims.headerValues[j];
+        if (v === null) continue;
+        // A signed claim is still untrusted text: CR, LF or NUL in it would forge headers upstream.
+        if (!isHeaderValue(v)) {
+          metrics!.headerRefused.increment();
+          log.debug("auth: claim_to_headers: claim for " + ch.header + " is not a valid header value; header not set");
+          continue;
+        }
+        requestHeaders.replace(ch.header, v);
+        clear = true;
       }
       if (c.clearRouteCache) clear = true;
     }
+    this.removeTokenParams();
     if (clear) clearRouteCache();
     metrics!.jwtAllowed.increment();
   }
 
   private denyJwt(s: Status): void {
+    if (s == Status.PathRefused) {
+      metrics!.pathRefused.increment();
+      sendLocalResponse(400, "auth_path_refused", encodeUtf8(statusMessage(s)), []);
+      return;
+    }
     metrics!.jwtDenied.increment();
+    this.removeTokenParams();
     const msg = statusMessage(s);
     const code: u32 = s == Status.JwtAudienceNotAllowed ? 403 : 401;
     const details = "jwt_authn_access_denied{" + msg.replaceAll(" ", "_") + "}";
@@ -328,6 +348,25 @@ class AuthStream extends HttpContext {
     let value = "Bearer realm=\"" + this.realm() + "\"";
     if (s != Status.JwtMissed) value += ", error=\"invalid_token\"";
     sendLocalResponse(code, details, encodeUtf8(msg), [Header.of("www-authenticate", value)]);
+  }
+
+  /** Removes every query parameter a token is read from (providers without `forward`), whatever the outcome. */
+  private removeTokenParams(): void {
+    const providers = this.authRoot.config.providers;
+    for (let i = 0; i < providers.length; i++) {
+      const p = providers[i];
+      if (p.forward) continue;
+      for (let j = 0; j < p.fromParams.length; j++) this.removeParam(p.fromParams[j]);
+    }
+  }
+
+  /** Removes query parameter `name` (every occurrence) from :path, so a credential never travels on. */
+  private removeParam(name: string): void {
+    const path = this.path();
+    const stripped = withoutQueryParam(path, name);
+    if (stripped == path) return;
+    requestHeaders.replace(":path", stripped);
+    this.pathCache = stripped;
   }
 
   /** The request URL as Envoy writes it in the realm: scheme://host + path (original path if rewritten), path cut at 256 bytes. */
@@ -356,6 +395,7 @@ class AuthStream extends HttpContext {
     if (key === null && c.fromParams.length > 0) {
       for (let i = 0; i < c.fromParams.length && key === null; i++) key = queryParam(this.path(), c.fromParams[i]);
     }
+    if (!c.forward) for (let i = 0; i < c.fromParams.length; i++) this.removeParam(c.fromParams[i]);
     if (key === null) {
       metrics!.apiKeyDenied.increment();
       sendLocalResponse(401, "api_key_missing", encodeUtf8("API key is missing"), []);
@@ -402,6 +442,16 @@ class AuthStream extends HttpContext {
       }
     }
     for (let i = 0; i < c.headersToAdd.length; i++) h.push(Header.of(c.headersToAdd[i][0], c.headersToAdd[i][1]));
+    // Headers the service may set upstream are the service's alone: a client-sent copy never goes on,
+    // whether the service answers with one or not (and so never survives next to the service's value).
+    if (c.allowedUpstreamHeaders.length > 0) {
+      for (let i = 0; i < all.length; i++) {
+        if (all[i].name.startsWith(":")) continue;
+        for (let j = 0; j < c.allowedUpstreamHeaders.length; j++) {
+          if (c.allowedUpstreamHeaders[j].matches(all[i].key)) { requestHeaders.removeBytes(all[i].key); break; }
+        }
+      }
+    }
     const r = httpCall(c.cluster, h, null, [], c.timeoutMs, new ExtAuthzHandler(this));
     if (!r.ok) {
       log.warn("auth: ext_authz call to cluster \"" + c.cluster + "\" could not start (result " + (<i32>r.result).toString() + ")");
@@ -422,26 +472,36 @@ class AuthStream extends HttpContext {
     return true;
   }
 
-  onExtAuthzResponse(numHeaders: u32): void {
+  onExtAuthzResponse(numHeaders: u32, bodySize: usize): void {
     if (this.finished) return;
     const c = this.authRoot.config.extAuthz!;
     const status: string | null = numHeaders == 0 ? null : httpCallResponseHeaders.get(":status");
     const code = status !== null ? statusCode(status) : 0;
-    if (numHeaders == 0 || code < 100 || code >= 500) {
+    // 1xx is no decision (a final answer was expected): an error, as a 5xx is.
+    if (numHeaders == 0 || code < 200 || code >= 500) {
       this.extAuthzError(c, true);
       return;
     }
     const headers = httpCallResponseHeaders.getAll();
     if (code == 200) {
       metrics!.extAuthzOk.increment();
+      // Client-sent copies were removed when the check started, so adding keeps every value the service sent.
       for (let i = 0; i < headers.length; i++) {
         const name = headers[i].name;
         if (name.startsWith(":")) continue;
         for (let j = 0; j < c.allowedUpstreamHeaders.length; j++) {
-          if (c.allowedUpstreamHeaders[j].matches(headers[i].key)) { requestHeaders.replaceBytes(headers[i].key, headers[i].value); break; }
+          if (!c.allowedUpstreamHeaders[j].matches(headers[i].key)) continue;
+          if (isHeaderValueBytes(headers[i].value)) requestHeaders.addBytes(headers[i].key, headers[i].value);
+          else metrics!.headerRefused.increment();
+          break;
         }
       }
       this.resumeRequest();
+      return;
+    }
+    if (bodySize > <usize>MAX_EXT_AUTHZ_BODY) {
+      log.warn("auth: ext_authz denial body of " + bodySize.toString() + " bytes is over " + MAX_EXT_AUTHZ_BODY.toString() + "; treated as an error");
+      this.extAuthzError(c, true);
       return;
     }
     metrics!.extAuthzDenied.increment();
@@ -455,9 +515,10 @@ class AuthStream extends HttpContext {
         for (let j = 0; j < allowed.length; j++) if (allowed[j].matches(headers[i].key)) { ok = true; break; }
         if (!ok) continue;
       }
+      if (!isHeaderValueBytes(headers[i].value)) { metrics!.headerRefused.increment(); continue; }
       out.push(headers[i]);
     }
-    sendLocalResponse(<u32>code, "ext_authz_denied", httpCallResponseBody.read(), out);
+    sendLocalResponse(<u32>code, "ext_authz_denied", httpCallResponseBody.read(0, <u32>bodySize), out);
   }
 }
 
@@ -465,6 +526,24 @@ class AuthStream extends HttpContext {
 class TokenLocation {
   token: string = "";
   header: string = "";
+}
+
+/**
+ * The first rule matching `path` (normalised, without its query): prefix or exact, case-insensitive
+ * rules compare ASCII-lower-cased (rule values are lower-cased the same way when configured).
+ */
+function matchRule(rules: Rule[], path: string): Rule | null {
+  let lower: string | null = null;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    let subject = path;
+    if (!r.caseSensitive) {
+      if (lower === null) lower = asciiLower(path);
+      subject = lower!;
+    }
+    if (r.kind == MatchKind.Prefix ? subject.startsWith(r.value) : subject == r.value) return r;
+  }
+  return null;
 }
 
 /**
@@ -540,6 +619,21 @@ export function queryParam(path: string, name: string): string | null {
     i = amp + 1;
   }
   return null;
+}
+
+/** `path` without any `name` parameter in its query (names compared percent-decoded); `path` itself when none. */
+export function withoutQueryParam(path: string, name: string): string {
+  const q = path.indexOf("?");
+  if (q < 0) return path;
+  const parts = path.substring(q + 1).split("&");
+  const kept = new Array<string>();
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    const eq = part.indexOf("=");
+    if (percentDecode(eq < 0 ? part : part.substring(0, eq)) != name) kept.push(part);
+  }
+  if (kept.length == parts.length) return path;
+  return kept.length == 0 ? path.substring(0, q) : path.substring(0, q + 1) + kept.join("&");
 }
 
 function percentDecode(s: string): string {

@@ -78,11 +78,15 @@ export class JwksResult {
 export const MAX_KEYS = 64;
 /** Largest JWKS document accepted. */
 export const MAX_JWKS_BYTES = 256 * 1024;
+/** Most members in any object of a JWKS (a JWK has about ten). */
+export const MAX_JWK_MEMBERS = 64;
+/** Largest RSA public exponent accepted, as BoringSSL: e ≤ 2^32 − 1 (real keys use 65537). */
+export const MAX_RSA_EXPONENT_BYTES = 4;
 
 /** Parses a JWKS document ({"keys": [...]}; a single JWK object is accepted as a set of one). */
 export function parseJwks(bytes: ArrayBuffer): JwksResult {
   if (bytes.byteLength > MAX_JWKS_BYTES) return new JwksResult(null, "Jwks is larger than " + MAX_JWKS_BYTES.toString() + " bytes");
-  const r = parseJson(bytes);
+  const r = parseJson(bytes, MAX_JWK_MEMBERS);
   if (!r.ok) return new JwksResult(null, "Jwks is an invalid JSON (" + r.error + ")");
   const doc = r.value!;
   if (!doc.isObject) return new JwksResult(null, "Jwks is an invalid JSON (not an object)");
@@ -161,6 +165,9 @@ function keyProblem(set: KeySet, o: JsonValue): string | null {
     const nb = base64UrlDecodeString(n), eb = base64UrlDecodeString(e);
     if (nb === null || eb === null) return "Jwks RSA [n] or [e] field is missing or has a parse error";
     if (nb.byteLength > 0 && nb[0] == 0) return "[n] has a leading zero byte";
+    let eStart = 0;
+    while (eStart < eb.byteLength && eb[eStart] == 0) eStart++;
+    if (eb.byteLength - eStart > MAX_RSA_EXPONENT_BYTES) return "RSA exponent [e] is larger than 2^32 - 1";
     const key = RsaPublicKey.fromBytes(nb, eb, RSA_MIN_BITS_JWT);
     if (key === null) return "RSA key refused (modulus under 2048 or over 4096 bits, or a bad exponent)";
     if (hasRocaFingerprint(nb)) return "RSA key has the ROCA fingerprint (CVE-2017-15361), its private key can be recovered";

@@ -2,11 +2,11 @@
 // the root context (at configure time, then on the timer), cached for cache_duration and refreshed in the
 // background before they expire. Failed or malformed fetches are retried with exponential backoff; while
 // a provider has no usable keys its requests fail closed (401). A token with an unknown kid triggers at most
-// one refetch per cooldown. Each worker VM fetches for itself (Envoy runs one VM per worker thread).
+// one refetch per cooldown, and a request causes at most one. Each worker VM fetches for itself (Envoy runs one VM per worker thread).
 
 import { HttpCallHandler, httpCall, Header, httpCallResponseHeaders, httpCallResponseBody, log, nowNanos, Counter } from "proxy-wasm-as";
 import { ProviderConfig } from "./config";
-import { KeySet, parseJwks } from "./jwk";
+import { KeySet, parseJwks, MAX_JWKS_BYTES } from "./jwk";
 
 /** A request waiting for a provider's keys; told once the fetch it waits for has finished. */
 export abstract class KeyWaiter {
@@ -152,7 +152,12 @@ class FetchHandler extends HttpCallHandler {
       this.p.fetchFailed("HTTP status " + (status !== null ? status : "(none)"));
       return;
     }
-    const r = parseJwks(httpCallResponseBody.read());
+    // The announced size first: a larger body is refused without being copied into the VM.
+    if (bodySize > <usize>MAX_JWKS_BYTES) {
+      this.p.fetchFailed("Jwks is larger than " + MAX_JWKS_BYTES.toString() + " bytes (" + bodySize.toString() + " announced)");
+      return;
+    }
+    const r = parseJwks(httpCallResponseBody.read(0, <u32>MAX_JWKS_BYTES + 1));
     if (!r.ok) { this.p.fetchFailed(r.error); return; }
     this.p.fetched(r.keys!);
   }

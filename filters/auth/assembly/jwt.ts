@@ -38,6 +38,10 @@ export enum Status {
   JwksFetchFail,
   /** Internal: the provider's keys are being fetched; the request waits (never sent to a client). */
   Waiting,
+  /** The path holds an escaped slash or a backslash, so rules cannot be matched safely (400). */
+  PathRefused,
+  /** A token without kid, and more keys fit its algorithm than MAX_KIDLESS_TRIES. */
+  JwtKidRequired,
 }
 
 export function statusMessage(s: Status): string {
@@ -62,6 +66,8 @@ export function statusMessage(s: Status): string {
     case Status.JwksKidAlgMismatch: return "Jwks doesn't have key to match kid or alg from Jwt";
     case Status.JwksAmbiguousKid: return "Jwks has several keys with the kid from Jwt";
     case Status.JwksFetchFail: return "Jwks remote fetch is failed";
+    case Status.PathRefused: return "Path with an escaped slash or a backslash is refused";
+    case Status.JwtKidRequired: return "Jwt header [kid] is required: several keys fit its algorithm";
     default: return "Jwt verification fails";
   }
 }
@@ -80,10 +86,31 @@ export class Claims {
   nbf: f64 = 0;
   iss: string | null = null;
   aud: string[] = [];
-  /** The payload JSON object (for claim_to_headers). */
+  /** The payload JSON object (for claim_to_headers); dropped by `keepOnly` before the claims are cached. */
   payload: JsonValue = new JsonValue();
-  /** The decoded payload bytes (for forward_payload_header). */
+  /** The decoded payload bytes (for forward_payload_header); empty when the provider does not forward it. */
   payloadBytes: Uint8Array = new Uint8Array(0);
+  /** The claim_to_headers values, one per configured entry (null: the claim is absent or not a scalar). */
+  headerValues: Array<string | null> = [];
+
+  /** Drops what the provider will not use: the parsed payload, and its bytes unless they are forwarded. */
+  keepOnly(headerValues: Array<string | null>, keepPayloadBytes: bool): void {
+    this.headerValues = headerValues;
+    this.payload = new JsonValue();
+    if (!keepPayloadBytes) this.payloadBytes = new Uint8Array(0);
+  }
+
+  /** Bytes these claims hold (strings as UTF-16), for the token cache's byte budget. */
+  cost(): i32 {
+    let n = 64 + this.payloadBytes.byteLength;
+    if (this.iss !== null) n += this.iss!.length << 1;
+    for (let i = 0; i < this.aud.length; i++) n += 16 + (this.aud[i].length << 1);
+    for (let i = 0; i < this.headerValues.length; i++) {
+      const v = this.headerValues[i];
+      n += 16 + (v !== null ? v.length << 1 : 0);
+    }
+    return n;
+  }
 }
 
 /** Result of the signature stage. `claims` is set only when the status is Ok. */
@@ -93,6 +120,16 @@ export class JwsResult {
   /** The token's header was valid and a key was looked up by this kid but none matched (refetch candidate). */
   unknownKid: bool = false;
 }
+
+/**
+ * A token without kid is tried against the keys that fit its algorithm, at most this many; beyond that it
+ * is refused (JwtKidRequired) without trying any: each try is a signature verification an attacker
+ * chooses to cost.
+ */
+export const MAX_KIDLESS_TRIES = 4;
+/** Largest decoded JWS header accepted, and most members in it: a header names alg, kid, typ and little else. */
+export const MAX_HEADER_BYTES = 4096;
+export const MAX_HEADER_MEMBERS = 32;
 
 /** Splits a compact JWS: exactly three parts, two dots. Returns the dot positions packed, or -1. */
 function dots(ptr: usize, len: usize): i64 {
@@ -125,7 +162,8 @@ export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parse
   const d1 = <usize>(d >> 32), d2 = <usize>(d & 0xFFFFFFFF);
   if (d1 == 0) { res.status = Status.JwtBadFormat; return res; }
 
-  // Header.
+  // Header: bounded before it is decoded or parsed.
+  if (d1 > <usize>(MAX_HEADER_BYTES / 3 * 4 + 3)) { res.status = Status.JwtHeaderParseError; return res; }
   const headerBytes = base64UrlDecodeUnsafe(ptr, d1);
   if (headerBytes === null) { res.status = Status.JwtHeaderParseError; return res; }
   const header = new JwsHeader();
@@ -140,7 +178,7 @@ export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parse
   if (sig.byteLength == 0) { res.status = Status.JwtVerificationFail; return res; }
 
   // Key selection: by kid when the token names one (several keys with it is ambiguous, so refused),
-  // else every key that fits the algorithm is tried.
+  // else the keys that fit the algorithm are tried, when there are at most MAX_KIDLESS_TRIES of them.
   const signingInput = Uint8Array.wrap(token, 0, <i32>d2);
   const kid = header.kid;
   let verified = false;
@@ -162,6 +200,9 @@ export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parse
     }
     verified = verifyWith(match, header.alg, signingInput, sig);
   } else {
+    let fitting = 0;
+    for (let i = 0, n = keys.keys.length; i < n; i++) if (unchecked(keys.keys[i]).fits(header.alg)) fitting++;
+    if (fitting > MAX_KIDLESS_TRIES) { res.status = Status.JwtKidRequired; return res; }
     let tried = 0;
     for (let i = 0, n = keys.keys.length; i < n && !verified; i++) {
       const k = unchecked(keys.keys[i]);
@@ -194,7 +235,8 @@ function verifyWith(k: Jwk, alg: Alg, msg: Uint8Array, sig: Uint8Array): bool {
 
 /** Reads alg, kid and crit from the header JSON. */
 export function parseHeader(bytes: Uint8Array, out: JwsHeader): Status {
-  const r = parseJson(bytes.buffer);
+  if (bytes.byteLength > MAX_HEADER_BYTES) return Status.JwtHeaderParseError;
+  const r = parseJson(bytes.buffer, MAX_HEADER_MEMBERS);
   if (!r.ok || !r.value!.isObject) return Status.JwtHeaderParseError;
   const h = r.value!;
   const alg = h.get("alg");

@@ -16,7 +16,7 @@ export enum Status {
   Ok, JwtMissed, JwtNotYetValid, JwtExpired, JwtBadFormat, JwtTooLarge, JwtHeaderParseError, JwtHeaderBadAlg,
   JwtHeaderNotImplementedAlg, JwtHeaderBadKid, JwtHeaderCrit, JwtPayloadParseError, JwtSignatureParseError,
   JwtUnknownIssuer, JwtAudienceNotAllowed, JwtVerificationFail, JwtExpirationRequired, JwksKidAlgMismatch,
-  JwksAmbiguousKid, JwksFetchFail, Waiting,
+  JwksAmbiguousKid, JwksFetchFail, Waiting, PathRefused, JwtKidRequired,
 }
 
 const tmpDirs: string[] = [];

@@ -143,6 +143,21 @@ describe("pwas failures exit 1 with a sentence; --verbose adds the stack trace",
     }
   });
 
+  test("two WasmPlugins with one name are refused with a sentence", async () => {
+    const wasm = join(work, "tiny.wasm");
+    writeFileSync(wasm, Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+    const yaml = (file: string, phase: string) => {
+      const path = join(work, file);
+      writeFileSync(path, ["apiVersion: extensions.istio.io/v1alpha1", "kind: WasmPlugin", "metadata:", "  name: headers", "  namespace: shop",
+        "spec:", `  url: file://${wasm}`, `  phase: ${phase}`, ""].join("\n"));
+      return path;
+    };
+    const r = await pwas("preview", yaml("a.yaml", "AUTHN"), yaml("b.yaml", "STATS"), "--dry-run", "--cache-dir", join(work, "wasm-cache"));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`pwas preview: E_VALIDATION ${join(work, "b.yaml")}: WasmPlugin shop.headers is also defined in ${join(work, "a.yaml")}; a namespace holds one resource per name`);
+    expect(r.err).not.toMatch(STACK);
+  });
+
   test("ENVOY_BIN pointing nowhere is a sentence, not a stack", async () => {
     const saved = process.env.ENVOY_BIN;
     process.env.ENVOY_BIN = join(work, "no-envoy");

@@ -7,6 +7,8 @@
  * rendered config can be snapshot-tested.
  */
 
+import { PwasError } from "../errors";
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -185,7 +187,7 @@ export function wasmFilter(plugin: WasmPlugin): HttpFilter {
 export function nativeFilter(name: string, config: JsonObject = {}, type?: string): HttpFilter {
   const resolved = type ?? (typeof config["@type"] === "string" ? config["@type"] : NATIVE_HTTP_FILTER_TYPES[name]);
   if (!resolved) {
-    throw new Error(`native filter ${name}: pass its type URL (e.g. ${typeUrl("envoy.extensions.filters.http.<name>.v3.<Message>")})`);
+    throw new PwasError("E_CONFIG", `native filter ${name}: pass its type URL (e.g. ${typeUrl("envoy.extensions.filters.http.<name>.v3.<Message>")})`);
   }
   return { kind: "native", name, typedConfig: { ...config, "@type": resolved } };
 }
@@ -248,11 +250,11 @@ function renderListener(l: Listener, resolvePath: (path: string) => string): Jso
 }
 
 function checkModel(spec: Bootstrap): void {
-  if (spec.listeners.length === 0 && spec.ldsPath === undefined) throw new Error("bootstrap: declare at least one listener");
+  if (spec.listeners.length === 0 && spec.ldsPath === undefined) throw new PwasError("E_CONFIG", "bootstrap: declare at least one listener");
   unique("listener", spec.listeners.map((l) => l.name));
   const clusters = new Set(unique("cluster", (spec.clusters ?? []).map((c) => c.name)));
   const known = (name: string, where: string) => {
-    if (!clusters.has(name)) throw new Error(`bootstrap: ${where} sends to cluster "${name}", which is not declared in clusters`);
+    if (!clusters.has(name)) throw new PwasError("E_CONFIG", `bootstrap: ${where} sends to cluster "${name}", which is not declared in clusters`);
   };
   for (const l of spec.listeners) {
     if (l.kind === "tcp") {
@@ -261,13 +263,13 @@ function checkModel(spec: Bootstrap): void {
     }
     for (const f of l.httpFilters ?? []) {
       if (f.kind === "native" && f.name === ROUTER_FILTER) {
-        throw new Error(`bootstrap: listener "${l.name}" lists ${ROUTER_FILTER}; the router is appended last automatically`);
+        throw new PwasError("E_CONFIG", `bootstrap: listener "${l.name}" lists ${ROUTER_FILTER}; the router is appended last automatically`);
       }
     }
     for (const vh of l.virtualHosts) {
       for (const r of vh.routes) {
         if (r.match?.path !== undefined && r.match.prefix !== undefined) {
-          throw new Error(`bootstrap: a route in virtual host "${vh.name}" sets both path and prefix; use one`);
+          throw new PwasError("E_CONFIG", `bootstrap: a route in virtual host "${vh.name}" sets both path and prefix; use one`);
         }
         if ("cluster" in r) known(r.cluster, `route in virtual host "${vh.name}"`);
       }
@@ -278,7 +280,7 @@ function checkModel(spec: Bootstrap): void {
 function unique(what: string, names: string[]): string[] {
   const seen = new Set<string>();
   for (const n of names) {
-    if (seen.has(n)) throw new Error(`bootstrap: two ${what}s are named "${n}"; names must be unique`);
+    if (seen.has(n)) throw new PwasError("E_CONFIG", `bootstrap: two ${what}s are named "${n}"; names must be unique`);
     seen.add(n);
   }
   return names;

@@ -1,3 +1,4 @@
+import { PwasError } from "../errors";
 import type { Bootstrap } from "./bootstrap";
 import { startContainerEnvoy, type ContainerEnvoyOptions } from "./container";
 import type { StartedEnvoy } from "./instance";
@@ -17,7 +18,7 @@ export interface StartEnvoyOptions extends ProcessEnvoyOptions, ContainerEnvoyOp
 export function selectBackend(opts: StartEnvoyOptions = {}, env: NodeJS.ProcessEnv = process.env): EnvoyBackend {
   const chosen = opts.backend ?? env.PWAS_ENVOY_BACKEND ?? "process";
   if (chosen !== "process" && chosen !== "container") {
-    throw new Error(`unknown Envoy backend "${chosen}" (from ${opts.backend ? "options" : "PWAS_ENVOY_BACKEND"}): use "process" or "container"`);
+    throw new PwasError("E_CONFIG", `unknown Envoy backend "${chosen}" (from ${opts.backend ? "options" : "PWAS_ENVOY_BACKEND"}): use "process" or "container"`);
   }
   return chosen;
 }

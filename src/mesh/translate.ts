@@ -17,6 +17,7 @@
  * match choose *which* proxies and listeners get a plugin; here every plugin applies to the one listener.
  */
 import type { FailurePolicy, HttpFilter, WasmPlugin as EnvoyPlugin } from "../envoy/bootstrap";
+import { PwasError } from "../errors";
 import { wasmFilter } from "../envoy/bootstrap";
 import {
   normalizedUrl, resourceName, type FailStrategy, type PluginPhase, type StructValue, type TrafficSelector, type WasmPlugin,
@@ -132,7 +133,7 @@ export function translateWasmPlugins(plugins: WasmPlugin[], opts: TranslateOptio
   const seen = new Set<string>();
   for (const p of plugins) {
     const name = resourceName(p);
-    if (seen.has(name)) throw new Error(`two WasmPlugins are named ${name}; a namespace holds one resource per name`);
+    if (seen.has(name)) throw new PwasError("E_VALIDATION", `two WasmPlugins are named ${name} (namespace.name): a namespace holds one resource per name, so Istio would keep only one; rename one of them`);
     seen.add(name);
   }
   const listed = listingOrder(plugins, opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE);

@@ -1,13 +1,14 @@
 // auth in a real Envoy: remote JWKS from a loopback server (down → 401 → recovery, key rotation), API keys,
 // ext_authz against a loopback authorization service (allow, deny passed through, down → 403), and a side-by-
-// side run with envoy.filters.http.jwt_authn on the same JwtAuthentication config and the same tokens.
+// side run with envoy.filters.http.jwt_authn on the same JwtAuthentication config and the same tokens; and
+// the hostile cases that only a real Envoy settles: path spellings against rules, CR LF in a claim.
 import { request as httpRequest } from "node:http";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { buildFilter } from "../src/build/build";
 import { cluster, envoyHarness, httpListener, nativeFilter, wasmFilter, waitFor, type JsonObject } from "../src/envoy";
 import { startJwksServer, startAuthzServer, JwksServer, AuthzServer, AuthzDecision } from "./support/auth-servers";
-import { rsaKey, ecKey, jwks, mint, b64u } from "../filters/auth/tests/auth-harness";
+import { rsaKey, ecKey, hmacKey, jwks, mint, b64u } from "../filters/auth/tests/auth-harness";
 
 const harness = envoyHarness();
 let wasmFile: string;
@@ -121,6 +122,44 @@ describe("auth e2e: API keys and ext_authz", () => {
     const denied = await get(envoy.url("/orders"), { "x-token": "bad" });
     expect([denied.status, denied.body, denied.headers["x-reason"], denied.headers["www-authenticate"]]).toEqual([401, "denied by policy", "bad token", "Custom"]);
     expect((await get(envoy.url("/orders"), { "x-token": "down" })).status).toBe(403);
+  });
+});
+
+describe("auth e2e: hostile paths and claims in a real Envoy", () => {
+  const hs = hmacKey("HS256", "h");
+  const guarded = (extra: JsonObject = {}): JsonObject => ({
+    providers: { p: { issuer: ISS, local_jwks: { inline_string: jwks(hs) }, ...extra } },
+    rules: [{ match: { prefix: "/admin" }, requires: { provider_name: "p" } }, { match: { prefix: "/" } }],
+  });
+
+  test("a rule on /admin guards //admin, /%61dmin, /./admin and /x/../admin; escaped slashes are refused", async () => {
+    const envoy = await envoyWith(guarded(), []);
+    const rows: string[] = [];
+    for (const path of ["/admin/x", "//admin/x", "/%61dmin/x", "/./admin/x", "/x/../admin/x", "/%2e/admin/x", "/%2Fadmin/x", "/public%2F..%2Fadmin"]) {
+      const r = await get(envoy.url(path));
+      rows.push(`${path.padEnd(22)} ${r.status} ${JSON.stringify(r.body)}`);
+      expect([path, r.status]).not.toEqual([path, 200]);
+      expect([path, r.status]).toEqual([path, path.includes("%2F") ? 400 : 401]);
+    }
+    console.log("auth: unauthenticated requests to /admin spellings through Envoy:\n" + rows.join("\n"));
+    expect((await get(envoy.url("/public/x"))).status).toBe(200);
+    const ok = await get(envoy.url("//admin/x"), bearer(mint(hs, { iss: ISS, exp: now() + 600 })));
+    expect([ok.status, JSON.parse(ok.body).path]).toEqual([200, "//admin/x"]);
+  });
+
+  test("a claim with CR LF is not written as a header: no header is injected upstream", async () => {
+    const envoy = await envoyWith(guarded({ claim_to_headers: [{ header_name: "x-name", claim_name: "name" }, { header_name: "x-sub", claim_name: "sub" }] }), []);
+    const r = await get(envoy.url("/admin/x"), bearer(mint(hs, { iss: ISS, exp: now() + 600, sub: "alice", name: "x\r\nx-admin: 1" })));
+    expect(r.status).toBe(200);
+    const seen = JSON.parse(r.body).headers;
+    expect([seen["x-sub"], seen["x-name"], seen["x-admin"]]).toEqual(["alice", undefined, undefined]);
+  });
+
+  test("a token in the query does not reach the upstream", async () => {
+    const envoy = await envoyWith(guarded(), []);
+    const token = mint(hs, { iss: ISS, exp: now() + 600 });
+    const r = await get(envoy.url(`/admin/x?a=1&access_token=${token}`));
+    expect([r.status, JSON.parse(r.body).path]).toEqual([200, "/admin/x?a=1"]);
   });
 });
 

@@ -8,18 +8,21 @@
 // bucket never holds more than max_tokens.
 //
 // Layout (little-endian):
-//   0  u32 magic "RL01"      4  u32 max_tokens      8  u32 tokens_per_fill   12 u32 tokens
+//   0  u32 magic "RL02"      4  u32 max_tokens      8  u32 tokens_per_fill   12 u32 tokens
 //   16 u64 fill_interval_ns  24 u64 anchor_ns (start of the current fill interval)  32 u64 key fingerprint
 //   40 u32 tokens already credited from the current interval (< tokens_per_fill)  44 u32 reserved
 //
 // Dynamic descriptors (a value per client, per user...) would need unbounded keys, and shared data has
-// no delete. They live instead in a fixed table of slots: a key's keyed hashes name four candidate slots,
-// and the slot stores a 64-bit fingerprint of the key (a second keyed hash) to tell keys apart. A new key
-// takes a slot that is empty or whose bucket is full (a full bucket is indistinguishable from a new one,
-// so evicting it loses nothing); when all its candidates hold other keys' non-full buckets, the new key
-// is charged to the first candidate's bucket (shared: stricter, never looser, for both keys).
+// no delete. Each one lives instead in its own fixed table of slots: a key's keyed hashes name four
+// candidate slots, and the slot stores a 64-bit fingerprint of the key (a second keyed hash) to tell keys
+// apart. A new key takes a slot that is empty or whose bucket is full (a full bucket is indistinguishable
+// from a new one, so evicting it loses nothing). When all its candidates hold other keys' non-full
+// buckets, the key is charged to its descriptor's overflow bucket, which has the descriptor's own limits
+// and is shared by every key of that descriptor that found no slot: stricter, never looser. A key leaving
+// the overflow bucket for a slot starts from the overflow bucket's state, not from a full bucket, so the
+// move gives it no tokens it would not have had in a bucket of its own.
 
-import { SharedDataUpdater, atomicUpdate, WasmResult } from "proxy-wasm-as";
+import { SharedDataUpdater, atomicUpdate, getSharedData, WasmResult } from "proxy-wasm-as";
 
 // @ts-ignore: decorator
 @inline export const BUCKET_BYTES: i32 = 48;
@@ -42,8 +45,6 @@ export const enum Policy {
   MatchOrTakeover = 1,
   /** This key; anything else is reset to this key (fixed keys: only a config change puts another key there). */
   Own = 2,
-  /** This key; or else charge whatever bucket is there, keeping its owner. */
-  Share = 3,
 }
 
 export const enum Outcome {
@@ -71,10 +72,21 @@ export class ConsumeUpdater extends SharedDataUpdater {
   remaining: u32 = 0;
   /** Nanoseconds until the bucket gains its next token (for retry-after and x-ratelimit-reset). */
   untilFillNs: u64 = 0;
-  /** Fingerprint of the bucket charged (another key's when shared). */
+  /** Fingerprint of the bucket charged (the overflow bucket's when the key found no slot). */
   chargedFingerprint: u64 = 0;
-  /** True when the bucket charged belongs to another key (Policy.Share found no room). */
-  shared: bool = false;
+  /** The slot held another key's (full) bucket, which this consume replaced. */
+  evicted: bool = false;
+  /** The key found no slot and was charged to its descriptor's overflow bucket (set by consumeSlot). */
+  overflowed: bool = false;
+
+  /**
+   * The state a bucket taken over with Policy.MatchOrTakeover starts from, instead of full: the overflow
+   * bucket's, refilled to now (see inheritFrom).
+   */
+  private inherit: bool = false;
+  private inheritTokens: u32 = 0;
+  private inheritAnchor: u64 = 0;
+  private inheritCredited: u32 = 0;
 
   // Scratch state of the bucket being updated.
   private max: u32 = 0;
@@ -89,7 +101,7 @@ export class ConsumeUpdater extends SharedDataUpdater {
   private readonly out: ArrayBuffer = new ArrayBuffer(BUCKET_BYTES);
 
   update(current: ArrayBuffer | null): ArrayBuffer | null {
-    this.shared = false;
+    this.evicted = false;
     this.reanchored = false;
     const occupied = current !== null && this.read(current);
     let fresh = !occupied;
@@ -105,12 +117,9 @@ export class ConsumeUpdater extends SharedDataUpdater {
         if (this.policy == Policy.MatchOnly) { this.outcome = Outcome.Miss; return null; }
         if (this.policy == Policy.MatchOrTakeover) {
           if (!idle) { this.outcome = Outcome.Miss; return null; }
-          fresh = true;
-        } else if (this.policy == Policy.Own) {
-          fresh = true;
-        } else {
-          this.shared = true; // Policy.Share: charge the occupant's bucket with its own limits
+          this.evicted = true;
         }
+        fresh = true;
       }
     } else if (this.policy == Policy.MatchOnly) {
       this.outcome = Outcome.Miss;
@@ -124,6 +133,11 @@ export class ConsumeUpdater extends SharedDataUpdater {
       this.anchor = this.nowNs;
       this.credited = 0;
       this.owner = this.fingerprint;
+      if (this.inherit && this.policy == Policy.MatchOrTakeover) {
+        this.tokens = this.inheritTokens;
+        this.anchor = this.inheritAnchor;
+        this.credited = this.inheritCredited;
+      }
     }
     this.limit = this.max;
     this.chargedFingerprint = this.owner;
@@ -139,6 +153,26 @@ export class ConsumeUpdater extends SharedDataUpdater {
     this.outcome = Outcome.Denied;
     // A denial changes nothing a later refill would not recompute; only a new bucket must be stored.
     return fresh || this.reanchored ? this.write() : null;
+  }
+
+  /**
+   * Makes the next takeover start from the bucket `v` (the overflow bucket, owned by `owner`) as it stands
+   * now, when it has this consume's limits and is not full; otherwise a takeover starts full. A key that
+   * was charged to the overflow bucket spent at least as much as its own bucket would have, so starting
+   * from the overflow bucket's state never gives it more than its own limit. Call after setting params and
+   * nowNs; `v` null clears it.
+   */
+  inheritFrom(v: ArrayBuffer | null, owner: u64): void {
+    this.inherit = false;
+    if (v === null || !this.read(v) || this.owner != owner) return;
+    if (this.max != this.params.maxTokens || this.perFill != this.params.tokensPerFill || this.interval != this.params.fillIntervalNs) return;
+    this.reanchored = false;
+    this.refill();
+    if (this.tokens >= this.max) return;
+    this.inherit = true;
+    this.inheritTokens = this.tokens;
+    this.inheritAnchor = this.anchor;
+    this.inheritCredited = this.credited;
   }
 
   /** Loads a stored bucket; false when the value is not one (missing, cleared or foreign). */
@@ -310,11 +344,15 @@ export function consumeFixed(key: string, u: ConsumeUpdater): string | null {
 @inline export const CANDIDATES: i32 = 4;
 
 /**
- * Consumes from a dynamic key's bucket in the slot table: its own slot if it has one (candidates in
- * order), else an empty or idle candidate, else shared with the first candidate's owner. `slots` holds
- * CANDIDATES slot indices (duplicates allowed). Returns the key charged, or null on a shared-data failure.
+ * Consumes from a dynamic key's bucket in its descriptor's slot table (shared-data keys `prefix<slot>`):
+ * its own slot if it has one (candidates in order), else an empty or idle candidate, else the
+ * descriptor's overflow bucket at `overflowKey` (owned by `overflowFingerprint`, same limits). `slots`
+ * holds CANDIDATES slot indices (duplicates allowed). Sets u.evicted and u.overflowed. Returns the key
+ * charged, or null on a shared-data failure.
  */
-export function consumeSlot(prefix: string, slots: StaticArray<u32>, u: ConsumeUpdater): string | null {
+export function consumeSlot(prefix: string, slots: StaticArray<u32>, overflowKey: string, overflowFingerprint: u64, u: ConsumeUpdater): string | null {
+  u.overflowed = false;
+  u.inheritFrom(null, 0);
   const keys = new StaticArray<string>(CANDIDATES);
   for (let i = 0; i < CANDIDATES; i++) {
     let dup = -1;
@@ -323,13 +361,27 @@ export function consumeSlot(prefix: string, slots: StaticArray<u32>, u: ConsumeU
   }
   for (let pass = 0; pass < 2; pass++) {
     const policy = pass == 0 ? Policy.MatchOnly : Policy.MatchOrTakeover;
+    // Only a key without a slot gets here: whatever it spent in the overflow bucket carries over.
+    if (pass == 1) {
+      const o = getSharedData(overflowKey);
+      u.inheritFrom(o !== null ? o.value : null, overflowFingerprint);
+    }
     for (let i = 0; i < CANDIDATES; i++) {
       if (isDuplicate(slots, i)) continue;
       const r = step(unchecked(keys[i]), policy, u);
-      if (r != MISSED) return r == DECIDED ? unchecked(keys[i]) : null;
+      if (r != MISSED) {
+        u.inheritFrom(null, 0);
+        return r == DECIDED ? unchecked(keys[i]) : null;
+      }
     }
   }
-  return step(unchecked(keys[0]), Policy.Share, u) == DECIDED ? unchecked(keys[0]) : null;
+  u.inheritFrom(null, 0);
+  u.overflowed = true;
+  const own = u.fingerprint;
+  u.fingerprint = overflowFingerprint;
+  const charged = consumeFixed(overflowKey, u);
+  u.fingerprint = own;
+  return charged;
 }
 
 function isDuplicate(slots: StaticArray<u32>, i: i32): bool {

@@ -37,11 +37,17 @@ class Metrics {
   overLimit: Counter;
   shadowOverLimit: Counter;
   errors: Counter;
+  /** A new key took over a slot from another key's full (idle) bucket. */
+  evictions: Counter;
+  /** A key found every candidate slot busy and was charged to its descriptor's overflow bucket. */
+  overflow: Counter;
   constructor(prefix: string) {
     this.ok = new Counter(prefix + "ok");
     this.overLimit = new Counter(prefix + "over_limit");
     this.shadowOverLimit = new Counter(prefix + "shadow_over_limit");
     this.errors = new Counter(prefix + "errors");
+    this.evictions = new Counter(prefix + "evictions");
+    this.overflow = new Counter(prefix + "overflow");
   }
 }
 
@@ -98,7 +104,9 @@ class RateLimitRoot extends RootContext {
   readonly charged: Charged[] = [];
   private scratch: ArrayBuffer = new ArrayBuffer(256);
   private readonly candidates: StaticArray<u32> = new StaticArray<u32>(CANDIDATES);
-  slotPrefix: string = "";
+  /** Per descriptor: its slot table's key prefix and its overflow bucket's key (dynamic ones only). */
+  slotPrefixes: string[] = [];
+  overflowKeys: string[] = [];
 
   onConfigure(size: usize): bool {
     const errors = new ConfigErrors();
@@ -114,7 +122,6 @@ class RateLimitRoot extends RootContext {
     this.ns = "ratelimit/" + (name !== null ? name : "") + "/";
     if (!cfg.global) {
       this.defaultKey = this.ns + "default";
-      this.slotPrefix = this.ns + "s";
       const seedKey = this.ns + "seed";
       const r = atomicUpdate(seedKey, new SeedUpdater());
       const seed = getSeed(seedKey);
@@ -129,9 +136,15 @@ class RateLimitRoot extends RootContext {
       this.k3 = load<u64>(p, 24);
       this.descriptorKeys = [];
       this.descriptorFingerprints = [];
+      this.slotPrefixes = [];
+      this.overflowKeys = [];
       for (let i = 0; i < cfg.descriptors.length; i++) {
-        this.descriptorKeys.push(this.ns + "d" + i.toString());
+        const key = this.ns + "d" + i.toString();
+        this.descriptorKeys.push(key);
         this.descriptorFingerprints.push(this.fixedFingerprint(i, cfg.descriptors[i]));
+        // Each valueless descriptor has its own table, so keys of one never take the slots of another.
+        this.slotPrefixes.push(key + "/s");
+        this.overflowKeys.push(key + "/o");
       }
     }
     log.info("ratelimit: configured (" + (cfg.global ? "global, domain " + cfg.domain + ", cluster " + cfg.cluster : "local") + ")");
@@ -199,7 +212,11 @@ class RateLimitRoot extends RootContext {
     unchecked(c[1] = <u32>((h >> 32) % slots));
     unchecked(c[2] = <u32>((fp & 0xffffffff) % slots));
     unchecked(c[3] = <u32>((fp >> 32) % slots));
-    return consumeSlot(this.slotPrefix, c, u);
+    const charged = consumeSlot(this.slotPrefixes[index], c, this.overflowKeys[index], this.descriptorFingerprints[index], u);
+    const m = this.metrics!;
+    if (u.evicted) m.evictions.increment();
+    if (u.overflowed) m.overflow.increment();
+    return charged;
   }
 }
 

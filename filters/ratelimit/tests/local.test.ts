@@ -1,5 +1,5 @@
 // The local mode in the emulator, on a virtual clock: token-bucket boundaries, shadow mode, descriptors,
-// slot collisions, several workers on one shared-data store, and configuration errors.
+// several workers on one shared-data store, and configuration errors. Per-client slot tables: slots.test.ts.
 import { Host, LogLevel, PluginStartError } from "../../../src/emulator";
 import { advance, ratelimitWasm, request, startFilter, startWorkers, tally } from "./harness";
 
@@ -295,46 +295,6 @@ describe("ratelimit local: descriptors", () => {
     expect(run(host, 3, { headers: [["x-jwt-claim-sub", "user-2"]] })).toEqual({ 200: 2, 429: 1 });
     // Anonymous requests: the claim entry is skipped and the shorter descriptor applies.
     expect(run(host, 3)).toEqual({ 200: 1, 429: 2 });
-  });
-});
-
-describe("ratelimit local: bounded memory for dynamic keys", () => {
-  const cfg = (slots: number, max = 2) => ({
-    rate_limits: [{ actions: [{ request_headers: { header_name: "x-key", descriptor_key: "k" } }] }],
-    descriptors: [{ entries: [{ key: "k" }], token_bucket: bucket(max, 1, "1s") }],
-    max_dynamic_descriptors: slots,
-  });
-
-  test("10 000 distinct keys use at most max_dynamic_descriptors shared-data keys", async () => {
-    const host = await startFilter(cfg(64));
-    for (let i = 0; i < 2_000; i++) request(host, { headers: [["x-key", `client-${i}`]] });
-    const memory = host.memoryBytes();
-    for (let i = 2_000; i < 10_000; i++) request(host, { headers: [["x-key", `client-${i}`]] });
-    // The Wasm heap does not grow with the number of keys either.
-    expect(host.memoryBytes()).toBe(memory);
-    const keys = host.sharedData.keys("rl-vm").map((k) => Buffer.from(k).toString());
-    const slots = keys.filter((k) => /^ratelimit\/rl\/s\d+$/.test(k));
-    expect(slots.length).toBeLessThanOrEqual(64);
-    expect(keys.length).toBeLessThanOrEqual(64 + 3); // + the hash key, the SDK's cas probe, nothing else
-  });
-
-  test("a slot collision with a busy bucket shares it (stricter); a full bucket is taken over", async () => {
-    const host = await startFilter(cfg(1));
-    expect(request(host, { headers: [["x-key", "a"]] }).status).toBe(200); // a: 1 left, not full
-    // b finds the only slot busy with a's non-full bucket: charged to it.
-    expect(request(host, { headers: [["x-key", "b"]] }).status).toBe(200); // a's bucket: 0 left
-    expect(request(host, { headers: [["x-key", "b"]] }).status).toBe(429);
-    expect(request(host, { headers: [["x-key", "a"]] }).status).toBe(429);
-    // Once a's bucket has refilled to full, it is indistinguishable from a new one: b takes the slot.
-    host.advanceTime(2000);
-    expect(run(host, 3, { headers: [["x-key", "b"]] })).toEqual({ 200: 2, 429: 1 });
-  });
-
-  test("with room in the table, colliding keys keep exact, independent limits", async () => {
-    const host = await startFilter(cfg(4096, 3));
-    for (let i = 0; i < 300; i++) {
-      expect(run(host, 4, { headers: [["x-key", `user-${i}`]] })).toEqual({ 200: 3, 429: 1 });
-    }
   });
 });
 

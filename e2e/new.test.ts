@@ -1,5 +1,6 @@
-// `pwas new` for every template, as a user would: generate into a temp folder (npm install links the SDK
-// and this toolkit), then `pwas test` there runs the generated tests, emulator and real Envoy.
+// `pwas new --link` for every template: generate into a temp folder (npm install links the SDK and this
+// checkout), then `pwas test` there runs the generated tests, emulator and real Envoy. The same projects
+// built from the published packages, outside this checkout, are e2e/packages.test.ts.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +21,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 test.each(Object.keys(TEMPLATES))("template %s: generated project builds and passes its tests", async (template) => {
   const dir = join(work, `my-${template}`);
-  await run(process.execPath, [CLI, "new", `my-${template}`, "--template", template, "--dir", dir], { cwd: work });
+  await run(process.execPath, [CLI, "new", `my-${template}`, "--template", template, "--dir", dir, "--link"], { cwd: work });
   for (const f of ["package.json", "asconfig.json", "README.md", "assembly/index.ts"]) expect(existsSync(join(dir, f))).toBe(true);
   expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name).toBe(`my-${template}`);
   const { stdout, stderr } = await run(process.execPath, [CLI, "test", "."], { cwd: dir, maxBuffer: 16 << 20 }).catch((e) => {
@@ -34,7 +35,7 @@ test.each(Object.keys(TEMPLATES))("template %s: generated project builds and pas
 
 test("refuses a bad name, an unknown template and a non-empty folder with clear messages", async () => {
   const fail = (args: string[]) => run(process.execPath, [CLI, "new", ...args], { cwd: work }).then(() => "", (e) => e.stderr as string);
-  expect(await fail(["Bad_Name", "--no-install"])).toMatch(/E_USAGE "Bad_Name" is not a valid filter name/);
+  expect(await fail(["Bad_Name", "--no-install"])).toMatch(/E_USAGE "Bad_Name" is not a valid package name for a filter/);
   expect(await fail(["x", "--template", "nope", "--no-install"])).toMatch(/E_USAGE unknown template "nope"; choose one of: http-headers/);
-  expect(await fail(["again", "--dir", join(work, "my-tcp"), "--no-install"])).toMatch(/exists and is not empty/);
+  expect(await fail(["again", "--dir", join(work, "my-tcp"), "--no-install"])).toMatch(/already exists and is not empty/);
 });

@@ -1,10 +1,14 @@
 // Bundles the pwas CLI into one file with esbuild. Runtime dependencies that carry binaries or load
 // files by path (assemblyscript, jest, ts-jest) stay external and resolve from node_modules.
+// `--types` also writes the libraries' declarations into dist/types (what the package's exports point at).
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { build } from "esbuild";
 
-// The CLI, the demo tour, plus the libraries a filter project's tests import as "pwas/emulator", "pwas/envoy", "pwas/build".
+// The CLI, the demo tour, plus the libraries a filter project's tests import as "pwas/emulator", "pwas/envoy", "pwas/build", "pwas/oci".
 await build({
-  entryPoints: { pwas: "src/cli/main.ts", emulator: "src/emulator/index.ts", envoy: "src/envoy/index.ts", build: "src/build/index.ts", demo: "demo/tour.ts" },
+  entryPoints: { pwas: "src/cli/main.ts", emulator: "src/emulator/index.ts", envoy: "src/envoy/index.ts", build: "src/build/index.ts", oci: "src/oci/index.ts", demo: "demo/tour.ts" },
   outdir: "dist",
   bundle: true,
   platform: "node",
@@ -14,3 +18,9 @@ await build({
   external: ["assemblyscript", "jest", "ts-jest", "testcontainers", "esbuild"],
   logLevel: "warning",
 });
+
+if (process.argv.includes("--types")) {
+  rmSync("dist/types", { recursive: true, force: true });
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  execFileSync(process.execPath, [tsc, "-p", "scripts/tsconfig.types.json"], { stdio: "inherit" });
+}

@@ -16,7 +16,8 @@ export const create: Command = {
       description: Object.entries(TEMPLATES).map(([k, v]) => `${k}: ${v.summary}`).join("\n"),
     },
     dir: { type: "string", value: "folder", description: "where to create it", defaultText: "./<name>" },
-    "no-install": { type: "boolean", description: "skip npm install (links proxy-wasm-as and pwas from this toolkit)" },
+    "no-install": { type: "boolean", description: "skip npm install (no node_modules, no lockfile yet)" },
+    link: { type: "boolean", description: "depend on this checkout (file: links) instead of the released proxy-wasm-as and pwas" },
   },
   examples: ["pwas new add-header", "pwas new canary --template routing", "cd canary && pwas test ."],
   async run(args, io) {
@@ -28,6 +29,7 @@ export const create: Command = {
       template: args.string("template"),
       dir: args.string("dir"),
       install: !args.flag("no-install"),
+      link: args.flag("link"),
       progress: io.progress,
     });
     const rel = relative(process.cwd(), dir) || ".";

@@ -117,12 +117,11 @@ describe("chaos e2e: remote JWKS slow, then down, then back under load", () => {
     let lastBad = -1;
     goods.forEach((s, i) => { if (s.result!.answer.status !== 200) lastBad = i; });
     const recoveredAt = goods[lastBad + 1]?.startedAt ?? Infinity;
-    const phases = [...new Set(samples.map((s) => s.phase))];
     console.log([
       `auth JWKS chaos: ${samples.length} requests in ${Math.round(load.now())} ms, latency ${JSON.stringify(latencies(samples))}, JWKS fetches ${srv.requests}`,
       ...Object.entries(countBy(samples, shown)).map(([k, n]) => `  ${k}: ${n}`),
       "by phase (when each request started):",
-      ...phases.map((p) => `  ${p.padEnd(5)} ${JSON.stringify(countBy(samples.filter((s) => s.phase === p), shown))}`),
+      ...load.phases.map((p) => `  ${p.padEnd(5)} ${JSON.stringify(countBy(samples.filter((s) => s.phase === p), shown))}`),
       `endpoint back at ${Math.round(backAt)} ms; first 200 after it ${Math.round(firstOkAfterBack!.startedAt - backAt)} ms later; ` +
         `every good token accepted from ${Math.round(recoveredAt - backAt)} ms after it (refresh period ${REFRESH_MS} ms)`,
     ].join("\n"));

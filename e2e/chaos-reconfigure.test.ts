@@ -99,7 +99,7 @@ describe("chaos e2e: plugin configuration pushed to a running Envoy under load",
       `reconfigure chaos: ${samples.length} requests in ${Math.round(load.now())} ms, latency ${JSON.stringify(latencies(samples))}`,
       ...Object.entries(countBy(samples, shown)).map(([k, n]) => `  ${k}: ${n}`),
       "by phase (when each request started):",
-      ...[...new Set(samples.map((s) => s.phase))].map((p) => `  ${p.padEnd(11)} ${JSON.stringify(countBy(samples.filter((s) => s.phase === p), shown))}`),
+      ...load.phases.map((p) => `  ${p.padEnd(11)} ${JSON.stringify(countBy(samples.filter((s) => s.phase === p), shown))}`),
       ...pushes,
       `Envoy: lds.update_success ${lm("lds.update_success")}, lds.update_rejected ${lm("lds.update_rejected")}, ` +
         `listener_in_place_updated ${lm("listener_in_place_updated")}, listener_added ${lm("listener_added")}, listener_modified ${lm("listener_modified")}`,

@@ -33,6 +33,8 @@ export interface Load<T> {
   readonly samples: ReadonlyArray<Sample<T>>;
   /** Milliseconds since the load started. */
   now(): number;
+  /** Every label given so far, in order ("start" first). */
+  readonly phases: ReadonlyArray<string>;
   /** Labels the requests started from now on (and returns the time of the change). */
   mark(phase: string): number;
   /** Resolves once `n` more requests have completed than when it was called (a condition, not a sleep). */
@@ -51,6 +53,7 @@ export function startLoad<T>(opts: LoadOptions<T>): Load<T> {
   const samples: Sample<T>[] = [];
   let next = 0;
   let phase = "start";
+  const phases = [phase];
   let stopped = false;
 
   const worker = async () => {
@@ -72,8 +75,10 @@ export function startLoad<T>(opts: LoadOptions<T>): Load<T> {
     samples,
     now,
     finished,
+    phases,
     mark(p) {
       phase = p;
+      phases.push(p);
       return now();
     },
     async advance(n, timeoutMs = 20_000) {

@@ -268,6 +268,7 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr, pr
   let drawn = false;
   const mb = (n: number) => (n / 1e6).toFixed(1);
   return {
+    interactive: stream.isTTY === true,
     line(text) {
       if (drawn) stream.write("\n");
       drawn = false;

@@ -21,6 +21,8 @@ export interface DownloadReporter {
   bytes(received: number, total: number | undefined): void;
   /** Called once the download is over, so a progress bar can end its line. */
   done(): void;
+  /** True when the output is a terminal: pip then draws its own progress bar there. */
+  interactive?: boolean;
 }
 
 export const silentReporter: DownloadReporter = { line: () => undefined, bytes: () => undefined, done: () => undefined };
@@ -82,9 +84,13 @@ export async function downloadWithPip(python: string, req: WheelRequest, explici
     if (u.protocol === "http:") args.push("--trusted-host", u.host);
   }
   req.report.line(`python -m pip download ${req.project}==${req.version}${explicitIndex ? ` --index-url ${req.indexUrl}/simple/` : ""}`);
+  // On a terminal pip's own progress bar and messages go straight to it; otherwise its lines are collected,
+  // the useful ones passed on as progress and the last errors put in the failure's sentence.
+  const interactive = req.report.interactive === true;
+  args.push("--progress-bar", interactive ? "on" : "off");
   const output: string[] = [];
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"], signal: req.signal, env: req.env });
+    const child = spawn(python, args, { stdio: interactive ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"], signal: req.signal, env: req.env });
     const collect = (chunk: Buffer) => {
       for (const l of chunk.toString("utf8").split("\n")) {
         const line = l.trim();
@@ -93,14 +99,14 @@ export async function downloadWithPip(python: string, req: WheelRequest, explici
         if (/^(Collecting|Downloading|Saved|Looking in)/.test(line)) req.report.line(`pip: ${line}`);
       }
     };
-    child.stdout.on("data", collect);
-    child.stderr.on("data", collect);
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
     child.on("error", reject);
     child.on("close", (c) => resolve(c ?? 1));
   });
   if (code !== 0) {
     const why = output.filter((l) => /error|could not|failed|refused|No matching/i.test(l)).slice(-3).join("; ") || output.slice(-2).join("; ");
-    throw new DownloadError(`pip download failed: ${why || `exit status ${code}`}`);
+    throw new DownloadError(`pip download failed: ${why || (interactive ? `exit status ${code}, its output is above` : `exit status ${code}`)}`);
   }
   const wheel = readdirSync(req.dir).find((f) => f.endsWith(".whl"));
   if (!wheel) throw new DownloadError(`pip download wrote no wheel into ${req.dir}`);

@@ -3,7 +3,8 @@ import { loadModule } from "../build/module";
 import { PwasError } from "../errors";
 import { cluster, httpListener, wasmFilter, type Bootstrap, type Cluster, type FailurePolicy } from "./bootstrap";
 import { startEcho, type EchoServer } from "./echo";
-import { startEnvoy } from "./envoy";
+import { containerImage } from "./container";
+import { selectBackend, startEnvoy } from "./envoy";
 import { EnvoyStartError, type StartedEnvoy } from "./instance";
 
 export interface RunOptions {
@@ -25,6 +26,8 @@ export interface RunOptions {
   progress?: (step: string) => void;
   /** Stops a build or an Envoy download in progress. */
   signal?: AbortSignal;
+  /** Run Envoy in a container (the image of PWAS_ENVOY_IMAGE, default the official one) instead of a local process. */
+  docker?: boolean;
 }
 
 export interface RunningFilter {
@@ -107,15 +110,19 @@ export async function runFilter(opts: RunOptions): Promise<RunningFilter> {
     ],
     clusters: [upstream, ...extra],
   };
-  progress("starting Envoy");
+  const backend = opts.docker ? "container" : selectBackend();
+  progress(backend === "container" ? `starting Envoy in a container (${containerImage()})` : "starting Envoy");
   let envoy: StartedEnvoy;
   try {
-    envoy = await startEnvoy(spec, { concurrency: opts.concurrency ?? 1 });
+    envoy = await startEnvoy(spec, { concurrency: opts.concurrency ?? 1, backend });
   } catch (e) {
     await echo?.close();
     if (e instanceof EnvoyStartError) {
+      // No log at all: Envoy never ran (no engine, an image the engine cannot run); the error says why.
+      if (!e.envoyLog.trim()) throw new PwasError("E_ENVOY", e.message);
       const pluginLines = e.envoyLog.split("\n").filter((l) => /wasm log|Wasm|wasm/.test(l) && /error|critical|fail/i.test(l));
-      throw new PwasError("E_ENVOY", `Envoy did not start:\n${(pluginLines.length ? pluginLines : e.envoyLog.split("\n").slice(-15)).join("\n")}`);
+      const where = backend === "container" ? " (its container's log)" : "";
+      throw new PwasError("E_ENVOY", `Envoy did not start${where}:\n${(pluginLines.length ? pluginLines : e.envoyLog.trimEnd().split("\n").slice(-15)).join("\n")}`);
     }
     throw e;
   }

@@ -1,4 +1,5 @@
 import { runFilter } from "../../envoy/run";
+import { ENVOY_IMAGE } from "../../envoy/version";
 import { PwasError } from "../../errors";
 import { serveUntilStopped, type Command } from "../command";
 
@@ -9,7 +10,8 @@ export const run: Command = {
     "Builds the filter (or takes the .wasm as it is), starts Envoy with it in front of the upstream and prints the\n" +
     "listener and admin URLs; curl through the listener to see what the filter does. The echo upstream answers\n" +
     "with the JSON of the request it received. Envoy is found as `pwas envoy which` says, or downloaded into the\n" +
-    "user cache the first time.",
+    "user cache the first time. With --docker, Envoy runs in a container instead (a Docker engine is needed):\n" +
+    "host networking, listener and admin bound on 127.0.0.1 only, module and config mounted read-only.",
   args: "<filter dir | module.wasm>",
   options: {
     config: { type: "string", value: "json|file", description: "plugin configuration (inline JSON or a file)" },
@@ -23,11 +25,13 @@ export const run: Command = {
     },
     "root-id": { type: "string", value: "id", description: "the plugin's root_id" },
     cluster: { type: "string", value: "name=url", multiple: true, description: "an extra cluster for callouts" },
+    docker: { type: "boolean", description: `run Envoy in a container: PWAS_ENVOY_IMAGE, default ${ENVOY_IMAGE}` },
   },
   examples: [
     "pwas run filters/fault --config '{\"abort\":{\"http_status\":503,\"percentage\":{\"numerator\":100}}}'",
     "pwas run build/my.wasm --port 8080 --upstream http://127.0.0.1:9000",
     "pwas run . --config config.json --concurrency 2",
+    "pwas run templates/http-headers --docker",
   ],
   async run(args, io, signal) {
     const target = args.positionals[0];
@@ -45,6 +49,7 @@ export const run: Command = {
       clusters: args.list("cluster"),
       progress: io.progress,
       signal,
+      docker: args.flag("docker"),
     });
     io.out(`listener  ${running.listenerUrl}`);
     io.out(`admin     ${running.adminUrl}`);

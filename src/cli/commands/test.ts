@@ -1,5 +1,8 @@
 import { buildFilter } from "../../build/build";
 import { testFilter } from "../../build/test";
+import { probeDockerEngine } from "../../envoy/docker";
+import { ENVOY_IMAGE } from "../../envoy/version";
+import { PwasError } from "../../errors";
 import type { Command } from "../command";
 
 export const test: Command = {
@@ -12,10 +15,18 @@ export const test: Command = {
   args: "[filter dir] [-- jest args]",
   options: {
     "no-build": { type: "boolean", description: "run the tests without building first" },
+    docker: { type: "boolean", description: `e2e tests run Envoy in containers: PWAS_ENVOY_IMAGE, default ${ENVOY_IMAGE}` },
   },
-  examples: ["pwas test filters/ratelimit", "pwas test . -- -t 'exactly N'", "pwas test . --no-build -- --runInBand"],
+  examples: ["pwas test filters/ratelimit", "pwas test . -- -t 'exactly N'", "pwas test . --no-build -- --runInBand", "pwas test . --docker"],
   async run(args, io, signal) {
     const dir = args.positionals[0] ?? ".";
+    if (args.flag("docker")) {
+      // Fail before building when no engine answers, rather than in every e2e test.
+      const engine = await probeDockerEngine();
+      if (!engine.ok) throw new PwasError("E_ENVOY", `--docker needs a Docker engine: ${engine.reason}`);
+      // The test run is a child process: it inherits the backend choice, and envoyHarness() reads it.
+      process.env.PWAS_ENVOY_BACKEND = "container";
+    }
     if (!args.flag("no-build")) {
       io.progress(`building ${dir}`);
       const r = await buildFilter(dir, { signal });

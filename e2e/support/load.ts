@@ -68,8 +68,12 @@ export function startLoad<T>(opts: LoadOptions<T>): Load<T> {
       samples.push(sample);
     }
   };
-  const finished = Promise.all(Array.from({ length: opts.concurrency }, worker)).then(() => samples);
-  const ended = () => stopped || next >= opts.maxRequests || now() >= opts.maxDurationMs;
+  // Ended: every request that will ever be sent has been answered (or has failed).
+  let ended = false;
+  const finished = Promise.all(Array.from({ length: opts.concurrency }, worker)).then(() => {
+    ended = true;
+    return samples;
+  });
 
   return {
     samples,
@@ -86,7 +90,7 @@ export function startLoad<T>(opts: LoadOptions<T>): Load<T> {
       await waitFor(() => (samples.length >= target ? true : undefined), {
         timeoutMs,
         what: `${n} more answers from the load`,
-        abort: () => (ended() && samples.length < target ? "the load ended (request count or deadline reached)" : undefined),
+        abort: () => (ended ? "the load ended (request count, deadline or stop())" : undefined),
       });
     },
     async waitForSample(predicate, since, timeoutMs = 20_000, what = "a matching answer") {
@@ -95,7 +99,7 @@ export function startLoad<T>(opts: LoadOptions<T>): Load<T> {
       return waitFor(() => {
         for (; seen < samples.length && !found; seen++) if (samples[seen].startedAt >= since && predicate(samples[seen])) found = samples[seen];
         return found;
-      }, { timeoutMs, what, abort: () => (ended() && !found ? "the load ended first" : undefined) });
+      }, { timeoutMs, what, abort: () => (ended ? "the load ended first" : undefined) });
     },
     async stop() {
       stopped = true;

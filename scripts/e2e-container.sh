@@ -24,7 +24,7 @@ left="$(docker ps -aq --filter "label=$label")"
 if [ -n "$left" ]; then
   say "containers left behind by the tests:" >&2
   docker ps -a --filter "label=$label" >&2
-  docker rm -f $left >/dev/null
+  docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null
   status=1
 elif [ "$started" -eq 0 ]; then
   say "no container with $label was started: the tests did not run on the container backend" >&2

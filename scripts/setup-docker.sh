@@ -25,9 +25,13 @@ wait_for_engine() {
   until answers; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       say "no answer from 'docker info' within ${WAIT_SECONDS}s" >&2
+      if [ -S /var/run/docker.sock ] && [ ! -w /var/run/docker.sock ]; then
+        say "/var/run/docker.sock is not writable for $(id -un): add the user to the docker group" >&2
+      fi
       return 1
     fi
-    if [ -n "${1:-}" ] && ! kill -0 "$1" 2>/dev/null; then
+    # /proc rather than kill -0: a dockerd started through sudo is root's, and kill -0 would fail on it.
+    if [ -n "${1:-}" ] && [ ! -d "/proc/$1" ]; then
       say "dockerd (pid $1) exited; the end of .tools/dockerd.log:" >&2
       tail -n 20 "$root/.tools/dockerd.log" >&2 || true
       return 1

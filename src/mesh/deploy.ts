@@ -19,7 +19,8 @@ import { loadModule } from "../build/module";
 import { PwasError } from "../errors";
 import { readPluginConfig } from "../envoy/run";
 import { sha256Hex } from "./module";
-import { assertWasmPlugin, TARGET_REF_KINDS, urlScheme } from "./validate";
+import { istioHasTrafficExtension, renderTrafficExtensionYaml, trafficExtensionFrom, TRAFFICEXTENSION_KIND, TRAFFICEXTENSION_SINCE, type TrafficExtension } from "./trafficextension";
+import { assertTrafficExtension, assertWasmPlugin, TARGET_REF_KINDS, urlScheme } from "./validate";
 import {
   FAIL_STRATEGIES, MODULE_SHA256_ANNOTATION, PLUGIN_PHASES, WASMPLUGIN_API_VERSION, WASMPLUGIN_KIND, normalizedUrl,
   renderWasmPluginYaml, structFromJson, type EnvVar, type FailStrategy, type PluginPhase, type PolicyTargetReference,
@@ -59,13 +60,23 @@ export interface DeployOptions {
   noBuild?: boolean;
   /** Allow FAIL_OPEN on a filter that forbids it. */
   force?: boolean;
+  /** The resource to render: WasmPlugin or TrafficExtension; default from `istio`. */
+  kind?: string;
+  /** The Istio version the mesh runs (e.g. 1.29): below 1.30 only WasmPlugin exists, from 1.30 TrafficExtension is the default. */
+  istio?: string;
   progress?: (step: string) => void;
   /** Stops a build in progress. */
   signal?: AbortSignal;
 }
 
+export type DeployKind = typeof WASMPLUGIN_KIND | typeof TRAFFICEXTENSION_KIND;
+
 export interface DeployPlan {
+  /** The plugin as a WasmPlugin (what preview reads), whichever kind is rendered. */
   plugin: WasmPlugin;
+  kind: DeployKind;
+  /** The rendered resource: the WasmPlugin itself, or the TrafficExtension carrying the same plugin. */
+  resource: WasmPlugin | TrafficExtension;
   yaml: string;
   wasmFile: string;
   moduleSha256: string;
@@ -134,9 +145,26 @@ function manifestDigest(opts: DeployOptions, url: string): string | undefined {
   return given ?? fromUrl;
 }
 
-/** Builds (or finds) the module, renders and validates the WasmPlugin. Pure apart from the build and file reads. */
+/**
+ * The kind to render: `--kind` when given (refused when `--istio` is too old for it), else TrafficExtension
+ * from Istio 1.30 on and WasmPlugin below it or when the version is not given (every Istio serves WasmPlugin).
+ */
+export function deployKind(kind: string | undefined, istio: string | undefined): DeployKind {
+  if (istio !== undefined && !/^v?\d+\.\d+(\.\d+)?([-+].*)?$/.test(istio)) throw new PwasError("E_USAGE", `--istio must be a version such as 1.29 or 1.30.2; got ${istio}`);
+  const te = istio !== undefined && istioHasTrafficExtension(istio);
+  if (kind === undefined) return te ? TRAFFICEXTENSION_KIND : WASMPLUGIN_KIND;
+  const hit = ([WASMPLUGIN_KIND, TRAFFICEXTENSION_KIND] as const).find((k) => k.toLowerCase() === kind.toLowerCase());
+  if (!hit) throw new PwasError("E_USAGE", `--kind must be ${WASMPLUGIN_KIND} or ${TRAFFICEXTENSION_KIND}; got ${kind}`);
+  if (hit === TRAFFICEXTENSION_KIND && istio !== undefined && !te) {
+    throw new PwasError("E_USAGE", `--kind ${TRAFFICEXTENSION_KIND} needs Istio ${TRAFFICEXTENSION_SINCE} or later; --istio is ${istio} (use ${WASMPLUGIN_KIND})`);
+  }
+  return hit;
+}
+
+/** Builds (or finds) the module, renders and validates the resource. Pure apart from the build and file reads. */
 export async function planDeploy(opts: DeployOptions): Promise<DeployPlan> {
   const notes: string[] = [];
+  const kind = deployKind(opts.kind, opts.istio);
   const scheme = urlScheme(opts.image);
   if (!["", "oci", "http", "https", "file"].includes(scheme)) {
     throw new PwasError("E_USAGE", `--image ${opts.image}: Istio fetches oci:// (the default), http(s):// and file:// urls`);
@@ -194,7 +222,11 @@ export async function planDeploy(opts: DeployOptions): Promise<DeployPlan> {
     spec,
   };
   assertWasmPlugin(plugin, `WasmPlugin ${name}`);
-  return { plugin, yaml: renderWasmPluginYaml(plugin), wasmFile: filter.wasmFile, moduleSha256, notes };
+  if (kind === TRAFFICEXTENSION_KIND) {
+    const te = assertTrafficExtension(trafficExtensionFrom(plugin), `TrafficExtension ${name}`);
+    return { plugin, kind, resource: te, yaml: renderTrafficExtensionYaml(te), wasmFile: filter.wasmFile, moduleSha256, notes };
+  }
+  return { plugin, kind, resource: plugin, yaml: renderWasmPluginYaml(plugin), wasmFile: filter.wasmFile, moduleSha256, notes };
 }
 
 // ---------------------------------------------------------------------------------------------------------

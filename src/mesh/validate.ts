@@ -7,8 +7,10 @@
  *      a url digest agreeing with sha256), which istiod would otherwise reject or ignore at runtime.
  */
 import { PwasError } from "../errors";
+import { TRAFFICEXTENSION_SCHEMA } from "./generated/trafficextension-schema";
 import { WASMPLUGIN_SCHEMA } from "./generated/wasmplugin-schema";
 import { checkSchema, type CelCheck, type Violation } from "./schema";
+import { TRAFFICEXTENSION_KIND, type TrafficExtension } from "./trafficextension";
 import { WASMPLUGIN_API_VERSION, WASMPLUGIN_KIND, type WasmPlugin } from "./wasmplugin";
 
 export type { Violation } from "./schema";
@@ -35,12 +37,19 @@ export const CEL_RULES: Readonly<Record<string, CelCheck>> = {
   // url: the scheme, when there is one, is one Istio fetches from (no scheme means oci://).
   'isURL(self) ? (url(self).getScheme() in ["", "http", "https", "oci", "file"]) : (isURL("http://" + self) &&\nurl("http://" + self).getScheme() in ["", "http", "https", "oci", "file"])':
     (self) => ["", "http", "https", "oci", "file"].includes(urlScheme(String(self))),
+  // the same rule as TrafficExtension's wasm.url spells it
+  'isURL(self) ? (url(self).getScheme() in ["", "http", "https", "file", "oci"]) : (isURL("http://" + self) &&\nurl("http://" + self).getScheme() in ["", "http", "https", "file", "oci"])':
+    (self) => ["", "http", "https", "oci", "file"].includes(urlScheme(String(self))),
   // vmConfig.env[]
   '(has(self.valueFrom) ? self.valueFrom : "") != "HOST" || !has(self.value)': (self) =>
     (self as { valueFrom?: unknown }).valueFrom !== "HOST" || !has(self, "value"),
   // spec
   "(has(self.selector) ? 1 : 0) + (has(self.targetRef) ? 1 : 0) + (has(self.targetRefs) ? 1 : 0) <= 1": (self) =>
     ["selector", "targetRef", "targetRefs"].filter((k) => has(self, k)).length <= 1,
+  // TrafficExtension spec
+  "(has(self.selector) ? 1 : 0) + (has(self.targetRefs) ? 1 : 0) <= 1": (self) =>
+    ["selector", "targetRefs"].filter((k) => has(self, k)).length <= 1,
+  "has(self.wasm) != has(self.lua)": (self) => has(self, "wasm") !== has(self, "lua"),
 };
 
 /** The kinds targetRefs may name, with the groups each accepts (from the WasmPlugin API reference). */
@@ -58,14 +67,14 @@ function quoteHint(v: unknown): string {
   return typeof v === "number" || typeof v === "boolean" ? ` (quote the value: YAML reads it as a ${typeof v})` : "";
 }
 
-function envelope(value: unknown): Violation[] {
+function envelope(value: unknown, kind: string): Violation[] {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return [{ path: "(root)", message: "must be a mapping with apiVersion, kind, metadata and spec" }];
   }
   const v = value as Record<string, unknown>;
   const out: Violation[] = [];
   if (v.apiVersion !== WASMPLUGIN_API_VERSION) out.push({ path: "apiVersion", message: `must be ${WASMPLUGIN_API_VERSION}, got ${JSON.stringify(v.apiVersion)}` });
-  if (v.kind !== WASMPLUGIN_KIND) out.push({ path: "kind", message: `must be ${WASMPLUGIN_KIND}, got ${JSON.stringify(v.kind)}` });
+  if (v.kind !== kind) out.push({ path: "kind", message: `must be ${kind}, got ${JSON.stringify(v.kind)}` });
   const meta = v.metadata as Record<string, unknown> | undefined;
   if (!meta || typeof meta !== "object") {
     out.push({ path: "metadata", message: "is required (with at least a name)" });
@@ -91,7 +100,8 @@ function envelope(value: unknown): Violation[] {
   return out;
 }
 
-function istioRules(spec: Record<string, unknown>): Violation[] {
+/** `module` is where url and sha256 live: the spec itself (WasmPlugin) or spec.wasm (TrafficExtension). */
+function istioRules(spec: Record<string, unknown>, module: Record<string, unknown> | undefined, modulePath: string): Violation[] {
   const out: Violation[] = [];
   const refs = [
     ...(Array.isArray(spec.targetRefs) ? spec.targetRefs.map((r, i) => [r, `spec.targetRefs[${i}]`] as const) : []),
@@ -111,29 +121,67 @@ function istioRules(spec: Record<string, unknown>): Violation[] {
     }
   }
   // "If the url field already references a SHA256 (using the @sha256: notation), it must match the value of this field."
-  if (typeof spec.url === "string" && typeof spec.sha256 === "string" && spec.sha256 !== "") {
-    const m = /@sha256:([a-f0-9]{64})$/.exec(spec.url);
-    if (m && m[1] !== spec.sha256) out.push({ path: "spec.sha256", message: `must match the digest in url (${m[1]}); got ${spec.sha256}` });
+  if (module && typeof module.url === "string" && typeof module.sha256 === "string" && module.sha256 !== "") {
+    const m = /@sha256:([a-f0-9]{64})$/.exec(module.url);
+    if (m && m[1] !== module.sha256) out.push({ path: `${modulePath}.sha256`, message: `must match the digest in url (${m[1]}); got ${module.sha256}` });
   }
   return out;
 }
 
-/** Every problem with a would-be WasmPlugin (empty when it is valid). */
-export function validateWasmPlugin(value: unknown): Violation[] {
-  const out = envelope(value);
-  if (out.length > 0 && out.some((v) => v.path === "(root)")) return out;
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** The layers a problem comes from: what the API server enforces (envelope, schema, CEL) or Istio's own rules on top. */
+export interface LayeredViolations {
+  /** What `kubectl apply` against the pinned CRD refuses. */
+  server: Violation[];
+  /** What Istio's reference states and istiod (or istioctl validate) enforces beyond the CRD. */
+  istio: Violation[];
+}
+
+function layered(value: unknown, kind: string, schema: typeof WASMPLUGIN_SCHEMA, module: (spec: Record<string, unknown>) => [Record<string, unknown> | undefined, string]): LayeredViolations {
+  const server = envelope(value, kind);
+  if (server.some((v) => v.path === "(root)")) return { server, istio: [] };
   const v = value as Record<string, unknown>;
   // The schema describes the whole object; apiVersion, kind and metadata were checked above.
   const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = v;
-  out.push(...checkSchema(WASMPLUGIN_SCHEMA, rest, CEL_RULES));
-  if (v.spec && typeof v.spec === "object" && !Array.isArray(v.spec)) out.push(...istioRules(v.spec as Record<string, unknown>));
-  return out;
+  server.push(...checkSchema(schema, rest, CEL_RULES));
+  const istio = isRecord(v.spec) ? istioRules(v.spec, ...module(v.spec)) : [];
+  return { server, istio };
+}
+
+/** A WasmPlugin's problems by layer. */
+export function validateWasmPluginLayers(value: unknown): LayeredViolations {
+  return layered(value, WASMPLUGIN_KIND, WASMPLUGIN_SCHEMA, (spec) => [spec, "spec"]);
+}
+
+/** A TrafficExtension's problems by layer (url and sha256 live in spec.wasm). */
+export function validateTrafficExtensionLayers(value: unknown): LayeredViolations {
+  return layered(value, TRAFFICEXTENSION_KIND, TRAFFICEXTENSION_SCHEMA, (spec) => [isRecord(spec.wasm) ? spec.wasm : undefined, "spec.wasm"]);
+}
+
+/** Every problem with a would-be WasmPlugin (empty when it is valid). */
+export function validateWasmPlugin(value: unknown): Violation[] {
+  const { server, istio } = validateWasmPluginLayers(value);
+  return [...server, ...istio];
+}
+
+/** Every problem with a would-be TrafficExtension (empty when it is valid). */
+export function validateTrafficExtension(value: unknown): Violation[] {
+  const { server, istio } = validateTrafficExtensionLayers(value);
+  return [...server, ...istio];
 }
 
 /** Formats violations as one message: "<source>: <n> problem(s)" then one line per problem. */
-export function formatViolations(source: string, violations: Violation[]): string {
+export function formatViolations(source: string, violations: Violation[], kind: string = WASMPLUGIN_KIND): string {
   const n = violations.length;
-  return [`${source} is not a valid WasmPlugin (${n} problem${n === 1 ? "" : "s"}):`, ...violations.map((v) => `  ${v.path}: ${v.message}`)].join("\n");
+  return [`${source} is not a valid ${kind} (${n} problem${n === 1 ? "" : "s"}):`, ...violations.map((v) => `  ${v.path}: ${v.message}`)].join("\n");
+}
+
+/** The value as a TrafficExtension, or an E_VALIDATION error listing every problem. */
+export function assertTrafficExtension(value: unknown, source: string): TrafficExtension {
+  const violations = validateTrafficExtension(value);
+  if (violations.length > 0) throw new PwasError("E_VALIDATION", formatViolations(source, violations, TRAFFICEXTENSION_KIND));
+  return value as TrafficExtension;
 }
 
 /** The value as a WasmPlugin, or an E_VALIDATION error listing every problem. */

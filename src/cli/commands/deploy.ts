@@ -4,10 +4,11 @@ import type { Command } from "../command";
 
 export const deploy: Command = {
   name: "deploy",
-  summary: "Render (and optionally apply) the Istio WasmPlugin that ships a filter",
+  summary: "Render (and optionally apply) the Istio WasmPlugin or TrafficExtension that ships a filter",
   description:
-    "Builds the filter (or takes the .wasm as it is), renders the WasmPlugin that ships it, validates it against\n" +
-    "Istio's CRD schema and prints the YAML (the module's sha256 for http/file urls, --sha256 for oci://).\n" +
+    "Builds the filter (or takes the .wasm as it is), renders the WasmPlugin (or, --kind TrafficExtension, the\n" +
+    "TrafficExtension of Istio 1.30+) that ships it, validates it against Istio's CRD schema and prints the YAML\n" +
+    "(the module's sha256 for http/file urls, --sha256 for oci://).\n" +
     "--apply pipes it to kubectl.",
   args: "<filter dir | module.wasm> --image <url>",
   options: {
@@ -29,11 +30,14 @@ export const deploy: Command = {
     "no-build": { type: "boolean", description: "use the existing build/<name>.wasm" },
     apply: { type: "boolean", description: "pipe the YAML to `kubectl apply -f -` (needs kubectl and a kubeconfig)" },
     force: { type: "boolean", description: "allow FAIL_OPEN on a filter that forbids it (the auth filter)" },
+    kind: { type: "string", choices: ["WasmPlugin", "TrafficExtension"], description: "the resource to render", defaultText: "TrafficExtension for --istio 1.30 or later, else WasmPlugin" },
+    istio: { type: "string", value: "version", description: "the mesh's Istio version (e.g. 1.29): picks the default --kind, refuses TrafficExtension below 1.30" },
   },
   examples: [
     "pwas deploy filters/fault --image oci://ghcr.io/me/fault:1.0 --namespace demo --selector app=reviews --config '{\"abort\":{\"http_status\":503,\"percentage\":{\"numerator\":5}}}'",
     "pwas deploy filters/auth --image oci://ghcr.io/me/auth:1.0 --target-ref Gateway/ingress --phase AUTHN --config auth.json --apply",
     "pwas deploy build/my.wasm --image https://example.com/my.wasm --phase STATS --priority 10 > my-wasmplugin.yaml",
+    "pwas deploy filters/fault --kind TrafficExtension --image oci://ghcr.io/me/fault:1.0 --selector app=reviews --apply",
   ],
   async run(args, io, signal) {
     const target = args.positionals[0];
@@ -47,7 +51,7 @@ export const deploy: Command = {
       phase: str("phase"), failStrategy: str("fail-strategy"), config: str("config"), env: list("env"),
       hostEnv: list("host-env"), pluginName: str("plugin-name"), sha256: str("sha256"),
       imagePullPolicy: str("pull-policy"), imagePullSecret: str("pull-secret"),
-      noBuild: args.flag("no-build"), force: args.flag("force"), progress: io.progress, signal,
+      noBuild: args.flag("no-build"), force: args.flag("force"), kind: str("kind"), istio: str("istio"), progress: io.progress, signal,
     });
     for (const note of plan.notes) io.err(`note: ${note}`);
     io.out(plan.yaml.trimEnd());

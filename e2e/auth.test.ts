@@ -125,6 +125,38 @@ describe("auth e2e: API keys and ext_authz", () => {
   });
 });
 
+describe("auth e2e: ext_authz headers in a real Envoy", () => {
+  test("client-sent copies of a header the service sets never reach the upstream, beside the service's value or without it", async () => {
+    const authz = await startAuthzServer((req): AuthzDecision => (req.headers["x-token"] === "with"
+      ? { status: 200, headers: { "x-user-id": "7" } } : { status: 200 }));
+    servers.push(authz);
+    const envoy = await envoyWith({
+      ext_authz: { http_service: {
+        server_uri: { uri: `http://127.0.0.1:${authz.port}`, cluster: "authz", timeout: "0.5s" },
+        authorization_request: { allowed_headers: { patterns: [{ exact: "x-token" }] } },
+        authorization_response: { allowed_upstream_headers: { patterns: [{ exact: "x-user-id" }] } },
+      } },
+    }, [["authz", authz.port]]);
+    const forged = ["admin", "root"];
+    const send = (token: string) => new Promise<Reply>((resolve, reject) => {
+      const req = httpRequest(envoy.url("/"), { headers: { "x-token": token, "x-user-id": forged, "x-envoy-auth-failure-mode-allowed": "true" }, agent: false, timeout: 20_000 }, (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (c: Buffer) => parts.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString() }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    const withValue = await send("with");
+    expect(withValue.status).toBe(200);
+    const a = JSON.parse(withValue.body).headers;
+    expect([a["x-user-id"], a["x-envoy-auth-failure-mode-allowed"]]).toEqual(["7", undefined]);
+    const without = await send("without");
+    expect(without.status).toBe(200);
+    expect(JSON.parse(without.body).headers["x-user-id"]).toBeUndefined();
+  });
+});
+
 describe("auth e2e: hostile paths and claims in a real Envoy", () => {
   const hs = hmacKey("HS256", "h");
   const guarded = (extra: JsonObject = {}): JsonObject => ({

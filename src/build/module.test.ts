@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadModule } from "./module";
+import { testsUseEnvoy } from "./test";
 
 const ROOT = resolve(__dirname, "..", "..");
 const WASM = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
@@ -75,5 +76,17 @@ describe("loadModule: a filter folder or a .wasm → the module every command us
     const controller = new AbortController();
     controller.abort();
     await expect(loadModule(d, { signal: controller.signal })).rejects.toMatchObject({ name: "AbortError" });
+  });
+});
+
+describe("testsUseEnvoy: whether pwas test provisions Envoy before running a project's tests", () => {
+  test("true for a project whose tests import pwas/envoy, false for emulator-only tests or none", () => {
+    expect(testsUseEnvoy(join(ROOT, "templates", "http-headers"))).toBe(true);
+    expect(testsUseEnvoy(join(ROOT, "filters", "fault"))).toBe(false);
+    const d = folder("bare");
+    expect(testsUseEnvoy(d)).toBe(false);
+    mkdirSync(join(d, "tests", "e2e"), { recursive: true });
+    writeFileSync(join(d, "tests", "e2e", "x.test.ts"), 'import { envoyHarness } from "pwas/envoy";\n');
+    expect(testsUseEnvoy(d)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PwasError } from "../errors";
 import { loadFilterProject } from "./build";
@@ -7,6 +7,14 @@ import { loadFilterProject } from "./build";
 function toolkitModulePattern(): string {
   const bundled = __filename.endsWith(join("dist", "pwas.js")) || __filename.endsWith(join("dist", "build.js"));
   return bundled ? join(__dirname, "$1.js") : join(__dirname, "..", "$1");
+}
+
+/** True when any file under <dir>/tests imports "pwas/envoy": those tests start a real Envoy. */
+export function testsUseEnvoy(dir: string): boolean {
+  const testsDir = join(loadFilterProject(dir).dir, "tests");
+  if (!existsSync(testsDir)) return false;
+  return (readdirSync(testsDir, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
+    .some((e) => e.isFile() && /\.[cm]?[jt]s$/.test(e.name) && /["']pwas\/envoy["']/.test(readFileSync(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name), "utf8")));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { buildFilter } from "../../build/build";
-import { testFilter } from "../../build/test";
+import { testFilter, testsUseEnvoy } from "../../build/test";
+import { provideEnvoy } from "../../envoy/locate";
 import { probeDockerEngine } from "../../envoy/docker";
 import { ENVOY_IMAGE } from "../../envoy/version";
 import { PwasError } from "../../errors";
@@ -31,6 +32,11 @@ export const test: Command = {
       io.progress(`building ${dir}`);
       const r = await buildFilter(dir, { signal });
       io.progress(`built ${r.wasmPath} (${r.bytes} bytes)`);
+    }
+    if (!args.flag("docker") && process.env.PWAS_ENVOY_BACKEND !== "container" && testsUseEnvoy(dir)) {
+      // Provision Envoy here, once and with a progress bar on a terminal, rather than inside the first e2e
+      // test (where a download would count against its timeout and its output would be captured by jest).
+      io.progress(`Envoy: ${await provideEnvoy({ signal })}`);
     }
     io.progress("running tests");
     return await testFilter(dir, args.positionals.slice(1), signal);

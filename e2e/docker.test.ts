@@ -101,6 +101,24 @@ describeRequiring(missing())("pwas --docker", () => {
     expect(await labelledContainers(`pwas.test.run=${run}`)).toEqual([]);
   }, 180_000);
 
+  test("a process that exits without stopping its containerised Envoy leaves no container behind", async () => {
+    const run = randomUUID();
+    // The published pwas/envoy bundle, as a generated project loads it: start an Envoy, then exit at once.
+    const script = `
+      const { startEnvoy, httpListener } = require(${JSON.stringify(resolve(ROOT, "dist/envoy.js"))});
+      startEnvoy({ listeners: [httpListener("ingress", { virtualHosts: [{ name: "all", routes: [{ directResponse: { status: 204 } }] }] })] }, { backend: "container" })
+        .then((e) => { console.log(e.containerId); process.exit(3); }, (err) => { console.error(err.message); process.exit(1); });`;
+    const exited = await execFileP(process.execPath, ["-e", script], { cwd: ROOT, env: cliEnv(run) }).then(
+      () => ({ code: 0, stdout: "", stderr: "" }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect(exited).toMatchObject({ code: 3 });
+    const id = exited.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    await expect(inspectContainer(id)).rejects.toThrow(/answered 404/);
+    expect(await labelledContainers(`pwas.test.run=${run}`)).toEqual([]);
+  }, 120_000);
+
   test("pwas test --docker runs the template's e2e tests with Envoy in containers and leaves none", async () => {
     const run = randomUUID();
     const since = Math.floor(Date.now() / 1000);

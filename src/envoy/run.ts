@@ -3,6 +3,7 @@ import { loadModule } from "../build/module";
 import { PwasError } from "../errors";
 import { cluster, httpListener, wasmFilter, type Bootstrap, type Cluster, type FailurePolicy } from "./bootstrap";
 import { startEcho, type EchoServer } from "./echo";
+import { provideEnvoy } from "./locate";
 import { containerImage } from "./container";
 import { selectBackend, startEnvoy } from "./envoy";
 import { EnvoyStartError, type StartedEnvoy } from "./instance";
@@ -81,6 +82,10 @@ export async function runFilter(opts: RunOptions): Promise<RunningFilter> {
   const policy = opts.failurePolicy ? POLICIES[opts.failurePolicy] : undefined;
   if (opts.failurePolicy && !policy) throw new PwasError("E_USAGE", `--failure-policy must be closed, open or reload, got ${opts.failurePolicy}`);
 
+  const backend = opts.docker ? "container" : selectBackend();
+  // The process backend's binary is found (or downloaded, the first time) here, where Ctrl-C can stop it.
+  const binary = backend === "process" ? await provideEnvoy({ signal: opts.signal }) : undefined;
+
   let echo: EchoServer | undefined;
   let upstream: Cluster;
   if (!opts.upstream || opts.upstream === "echo") {
@@ -110,11 +115,10 @@ export async function runFilter(opts: RunOptions): Promise<RunningFilter> {
     ],
     clusters: [upstream, ...extra],
   };
-  const backend = opts.docker ? "container" : selectBackend();
   progress(backend === "container" ? `starting Envoy in a container (${containerImage()})` : "starting Envoy");
   let envoy: StartedEnvoy;
   try {
-    envoy = await startEnvoy(spec, { concurrency: opts.concurrency ?? 1, backend });
+    envoy = await startEnvoy(spec, { concurrency: opts.concurrency ?? 1, backend, binary });
   } catch (e) {
     await echo?.close();
     if (e instanceof EnvoyStartError) {

@@ -9,7 +9,8 @@ import {
   cluster, httpListener, renderBootstrap, type Bootstrap, type Cluster, type HttpFilter, type JsonObject, type Route,
 } from "../envoy/bootstrap";
 import { startEcho, type EchoServer } from "../envoy/echo";
-import { startEnvoy } from "../envoy/envoy";
+import { selectBackend, startEnvoy } from "../envoy/envoy";
+import { provideEnvoy } from "../envoy/locate";
 import { EnvoyStartError, type StartedEnvoy } from "../envoy/instance";
 import { clusterFromUrl } from "../envoy/run";
 import { fetchModule, type FetchOptions, type LocalModule } from "./module";
@@ -41,6 +42,8 @@ export interface PreviewOptions {
   fetch?: FetchOptions;
   rootNamespace?: string;
   progress?: (step: string) => void;
+  /** Stops the Envoy download (the first time, into the user cache) before anything is started. */
+  signal?: AbortSignal;
 }
 
 /** One row of the chain table. */
@@ -190,6 +193,7 @@ export async function startPreview(opts: PreviewOptions): Promise<RunningPreview
   const progress = opts.progress ?? (() => undefined);
   // Plan first, so bad input fails before anything is started.
   const planned = await planPreview(opts);
+  const binary = selectBackend() === "process" ? await provideEnvoy({ signal: opts.signal }) : undefined;
   const names = upstreamNames(opts.upstreams);
   const upstreams: EchoServer[] = [];
   try {
@@ -203,7 +207,7 @@ export async function startPreview(opts: PreviewOptions): Promise<RunningPreview
     progress("starting Envoy");
     let envoy: StartedEnvoy;
     try {
-      envoy = await startEnvoy(plan.bootstrap, { concurrency: opts.concurrency ?? 1 });
+      envoy = await startEnvoy(plan.bootstrap, { concurrency: opts.concurrency ?? 1, binary });
     } catch (e) {
       if (e instanceof EnvoyStartError) {
         const lines = e.envoyLog.split("\n").filter((l) => /wasm/i.test(l) && /error|critical|fail/i.test(l));

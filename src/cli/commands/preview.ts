@@ -43,6 +43,7 @@ export const preview: Command = {
       clusters: args.list("cluster"),
       fetch: { cacheDir: args.string("cache-dir"), insecure: args.flag("insecure") },
       progress: io.progress,
+      signal,
     };
     if (args.flag("dry-run")) {
       const plan = await planPreview(opts);

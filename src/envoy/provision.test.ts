@@ -226,6 +226,21 @@ describe("Envoy provisioning", () => {
     }
   });
 
+  test("waiting on a live holder's lock ends with a sentence on timeout, and at once on Ctrl-C", async () => {
+    const env = { XDG_CACHE_HOME: cache, PATH: process.env.PATH, PWAS_ENVOY_DOWNLOAD: "https" };
+    mkdirSync(envoyCacheRoot(env), { recursive: true });
+    const lock = join(envoyCacheRoot(env), `${ENVOY_VERSION}.lock`);
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: require("node:os").hostname() })); // held by a live process
+    await expect(installEnvoy({ env, report: recorder(), lockTimeoutMs: 500 })).rejects.toMatchObject({
+      code: "E_ENVOY", message: expect.stringContaining(`another pwas has held ${lock} for 1 s without finishing the Envoy download`),
+    });
+    const controller = new AbortController();
+    const waiting = installEnvoy({ env, report: recorder(), signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toMatchObject({ name: "AbortError" });
+    expect(existsSync(lock)).toBe(true); // not ours to remove
+  });
+
   test("a lock left by a process that died is taken over", async () => {
     const index = await startIndex(pinned.file, fakeWheel);
     try {

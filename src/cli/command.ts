@@ -70,7 +70,7 @@ export interface Command {
 
 /** Options every command takes; main() handles them before the command runs. */
 export const GLOBAL_OPTIONS: OptionSpecs = {
-  verbose: { type: "boolean", description: "on an unexpected failure, print the stack trace too" },
+  verbose: { type: "boolean", description: "on failure, print the stack trace too" },
   help: { type: "boolean", short: "h", description: "this help" },
 };
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { main } from "../cli/main";
 import type { Io } from "../cli/command";
+import { newFilter } from "../scaffold/new";
 import { findKubeconfig, kubectlApply, planDeploy, parseTargetRef } from "./deploy";
 import { sha256Hex } from "./module";
 import { parseWasmPluginYaml } from "./wasmplugin";
@@ -72,20 +73,36 @@ describe("pwas deploy", () => {
     await expect(planDeploy({ target: f, image: "https://h/x.wasm", sha256: MANIFEST })).rejects.toThrow(/is not the sha256 of/);
   });
 
-  test("refuses FAIL_OPEN for the auth filter, quoting Istio, unless forced", async () => {
-    const f = wasmFile("auth");
-    await expect(planDeploy({ target: f, image: "oci://r/auth:1", failStrategy: "FAIL_OPEN" })).rejects.toMatchObject({
+  test("refuses FAIL_OPEN for the stock auth filter (its package.json forbids it), quoting Istio, unless forced", async () => {
+    // A prebuilt folder carrying the stock filter's own package.json (the facts it declares), so no build is needed.
+    const f = filterFolder("auth", JSON.parse(readFileSync(resolve(__dirname, "../../filters/auth/package.json"), "utf8")));
+    await expect(planDeploy({ target: f, image: "oci://r/auth:1", failStrategy: "FAIL_OPEN", noBuild: true })).rejects.toMatchObject({
       code: "E_CONFIG",
       message: expect.stringContaining('not recommended for the authentication or the authorization plugins'),
     });
-    const forced = await planDeploy({ target: f, image: "oci://r/auth:1", failStrategy: "fail-open", force: true });
+    const forced = await planDeploy({ target: f, image: "oci://r/auth:1", failStrategy: "fail-open", force: true, noBuild: true });
     expect(forced.plugin.spec.failStrategy).toBe("FAIL_OPEN");
     expect(forced.notes.join("\n")).toMatch(/FAIL_OPEN on auth \(forced\)/);
-    expect((await planDeploy({ target: f, image: "oci://r/auth:1", failStrategy: "FAIL_CLOSE" })).plugin.spec.failStrategy).toBe("FAIL_CLOSE");
+    expect((await planDeploy({ target: f, image: "oci://r/auth:1", failStrategy: "FAIL_CLOSE", noBuild: true })).plugin.spec.failStrategy).toBe("FAIL_CLOSE");
+    // The fact is data, not a name: a module file called auth.wasm, with no package.json beside it, is not guarded.
+    expect((await planDeploy({ target: wasmFile("auth"), image: "oci://r/auth:1", failStrategy: "FAIL_OPEN" })).plugin.spec.failStrategy).toBe("FAIL_OPEN");
   });
 
-  test("a package.json with \"pwas\": {\"failOpenForbidden\": true} opts a filter into the same guard", async () => {
-    const guarded = filterFolder("gatekeeper", { name: "gatekeeper", pwas: { failOpenForbidden: true } });
+  test("pwas new --template auth writes the stock filter's \"pwas\": {\"failOpen\": \"forbidden\"}, and deploy refuses FAIL_OPEN for the project by that fact", async () => {
+    const project = await newFilter({ name: "gate", template: "auth", dir: join(dir, "gate"), install: false });
+    expect(JSON.parse(readFileSync(join(project, "package.json"), "utf8")).pwas).toEqual({ failOpen: "forbidden" });
+    mkdirSync(join(project, "build"), { recursive: true });
+    writeFileSync(join(project, "build", "gate.wasm"), WASM);
+    await expect(planDeploy({ target: project, image: "oci://r/gate:1", failStrategy: "FAIL_OPEN", noBuild: true })).rejects.toThrow(/gate refuses --fail-strategy FAIL_OPEN/);
+    // A project from another stock filter declares nothing of the kind.
+    const fault = await newFilter({ name: "slow", template: "fault", dir: join(dir, "slow"), install: false });
+    expect(JSON.parse(readFileSync(join(fault, "package.json"), "utf8")).pwas).toBeUndefined();
+  });
+
+  test("a package.json with \"pwas\": {\"failOpen\": \"forbidden\"} opts any filter into the same guard; other values are refused", async () => {
+    const odd = filterFolder("odd", { name: "odd", pwas: { failOpen: "never" } });
+    await expect(planDeploy({ target: odd, image: "oci://r/o:1", noBuild: true })).rejects.toThrow(/"failOpen": \.\.\.\} must be one of "allowed", "forbidden"; got "never"/);
+    const guarded = filterFolder("gatekeeper", { name: "gatekeeper", pwas: { failOpen: "forbidden" } });
     await expect(planDeploy({ target: guarded, image: "oci://r/g:1", failStrategy: "FAIL_OPEN", noBuild: true })).rejects.toThrow(/gatekeeper refuses --fail-strategy FAIL_OPEN/);
     const plain = filterFolder("headers");
     const plan = await planDeploy({ target: plain, image: "oci://r/h:1", failStrategy: "FAIL_OPEN", phase: "AUTHN", noBuild: true });

@@ -8,8 +8,8 @@
  * module's own sha256 is recorded in the proxy-wasm-as/module-sha256 annotation either way).
  *
  * FAIL_OPEN guard: Istio documents FAIL_OPEN as "not recommended for the authentication or the
- * authorization plugins". A filter named `auth`, or one whose package.json says
- * `"pwas": {"failOpenForbidden": true}`, is refused FAIL_OPEN unless `force` is set.
+ * authorization plugins". A filter whose package.json declares `"pwas": {"failOpen": "forbidden"}` (the
+ * stock auth filter does, and `pwas new --template auth` keeps it) is refused FAIL_OPEN unless `force` is set.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -97,20 +97,29 @@ export function kubernetesName(raw: string): string {
 
 async function locateModule(opts: DeployOptions): Promise<FilterFacts> {
   const mod = await loadModule(opts.target, { noBuild: opts.noBuild, progress: opts.progress, signal: opts.signal });
-  const forbidden = mod.name === "auth" || (mod.project !== undefined && packageForbidsFailOpen(mod.project.dir));
+  const forbidden = mod.project !== undefined && packageForbidsFailOpen(mod.project.dir);
   return { name: mod.name, wasmFile: mod.wasmPath, failOpenForbidden: forbidden };
 }
 
-/** package.json `"pwas": {"failOpenForbidden": true}`. */
+/** The values package.json `"pwas": {"failOpen": ...}` may take: "allowed" (the default) or "forbidden". */
+export const FAIL_OPEN_FACTS = ["allowed", "forbidden"] as const;
+
+/** package.json `"pwas": {"failOpen": "forbidden"}`. */
 function packageForbidsFailOpen(dir: string): boolean {
   const path = join(dir, "package.json");
   if (!existsSync(path)) return false;
+  let pkg: { pwas?: { failOpen?: unknown } };
   try {
-    const pkg = JSON.parse(readFileSync(path, "utf8")) as { pwas?: { failOpenForbidden?: unknown } };
-    return pkg.pwas?.failOpenForbidden === true;
+    pkg = JSON.parse(readFileSync(path, "utf8")) as typeof pkg;
   } catch {
     throw new PwasError("E_CONFIG", `${path} is not valid JSON`);
   }
+  const fact = pkg.pwas?.failOpen;
+  if (fact === undefined) return false;
+  if (!FAIL_OPEN_FACTS.includes(fact as never)) {
+    throw new PwasError("E_CONFIG", `${path}: "pwas": {"failOpen": ...} must be one of ${FAIL_OPEN_FACTS.map((f) => JSON.stringify(f)).join(", ")}; got ${JSON.stringify(fact)}`);
+  }
+  return fact === "forbidden";
 }
 
 function keyValue(flag: string, s: string): [string, string] {

@@ -94,6 +94,8 @@ export async function newFilter(opts: NewOptions): Promise<string> {
   mkdirSync(dir, { recursive: true });
 
   let readme: string;
+  // Facts a stock filter declares about itself (package.json "pwas", e.g. {"failOpen": "forbidden"}) go with the copy.
+  let facts: unknown;
   if (spec.kind === "project") {
     const src = join(root, "templates", template);
     for (const part of ["assembly", "tests"]) cpSync(join(src, part), join(dir, part), { recursive: true, filter: notBuildOutput });
@@ -102,6 +104,8 @@ export async function newFilter(opts: NewOptions): Promise<string> {
     const src = join(root, "filters", template);
     cpSync(join(src, "assembly"), join(dir, "assembly"), { recursive: true, filter: notBuildOutput });
     readme = readFileSync(join(src, "README.md"), "utf8");
+    const stockPkg = join(src, "package.json");
+    if (existsSync(stockPkg)) facts = (JSON.parse(readFileSync(stockPkg, "utf8")) as { pwas?: unknown }).pwas;
     mkdirSync(join(dir, "tests"));
     for (const f of readdirSync(join(root, "templates", "stock", "tests"))) {
       if (f.startsWith(`${template}.`)) cpSync(join(root, "templates", "stock", "tests", f), join(dir, "tests", f));
@@ -133,6 +137,7 @@ export async function newFilter(opts: NewOptions): Promise<string> {
     engines: { node: ">=20" },
     dependencies: { "proxy-wasm-as": deps.sdk },
     devDependencies: { pwas: deps.toolkit, "@types/jest": JEST_TYPES_RANGE },
+    ...(facts !== undefined ? { pwas: facts } : {}),
   });
   // For editors and for running asc by hand; `pwas build` passes the same options itself.
   writeJson(join(dir, "asconfig.json"), {

@@ -53,6 +53,14 @@ export function normalizePath(raw: string, out: NormalizedPath = new NormalizedP
   const h = raw.indexOf("#");
   if (h >= 0 && h < end) end = h;
   if (end == 0 || raw.charCodeAt(0) != 47) { out.status = PathNormalization.NotAbsolute; out.path = ""; return out; }
+  // Most paths are already normal: no escape, no backslash, no "/." and no "//". Those need no copy.
+  let plain = true;
+  for (let i = 0; i < end && plain; i++) {
+    const c = raw.charCodeAt(i);
+    if (c == 37 || c == 92) plain = false;
+    else if (c == 47 && i + 1 < end) { const d = raw.charCodeAt(i + 1); if (d == 46 || d == 47) plain = false; }
+  }
+  if (plain) { out.status = PathNormalization.Ok; out.path = end == raw.length ? raw : raw.substring(0, end); return out; }
 
   // 1. Percent-decoding of unreserved characters; upper-case hex elsewhere. Escaped slashes stop here.
   const decoded = new StaticArray<u16>(end);

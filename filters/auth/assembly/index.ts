@@ -11,7 +11,7 @@ import {
   RootContext, HttpContext, Action, Header, registerRootContext, requestHeaders, sendLocalResponse,
   ConfigErrors, readPluginConfig, log, Counter, nowNanos, HttpCallHandler, httpCall, httpCallResponseHeaders,
   httpCallResponseBody, clearRouteCache, encodeUtf8, JsonValue, decodeUtf8, isHeaderValue, isHeaderValueBytes,
-  asciiLower, normalizePath, NormalizedPath, PathNormalization,
+  asciiLower, normalizePath, PathNormalization,
 } from "proxy-wasm-as";
 import {
   AuthConfig, ProviderConfig, Requirement, ReqKind, Rule, MatchKind, parseAuthConfig, ApiKeysConfig, ExtAuthzConfig,
@@ -625,6 +625,7 @@ export function queryParam(path: string, name: string): string | null {
 export function withoutQueryParam(path: string, name: string): string {
   const q = path.indexOf("?");
   if (q < 0) return path;
+  if (path.indexOf(name, q) < 0 && path.indexOf("%", q) < 0) return path; // the common case, without a copy
   const parts = path.substring(q + 1).split("&");
   const kept = new Array<string>();
   for (let i = 0; i < parts.length; i++) {

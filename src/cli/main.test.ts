@@ -252,6 +252,25 @@ describe("Ctrl-C stops every command", () => {
     expect(io.stderr()).toBe("pwas build: interrupted");
   });
 
+  test("after Ctrl-C, a failure caused by it (a child process killed by the same SIGINT) is reported as the interruption", async () => {
+    const controller = new AbortController();
+    const killed: Command = {
+      name: "killed", summary: "a child dies", description: "its child process dies of the terminal's SIGINT", args: "", options: {}, examples: ["pwas killed"],
+      run: async () => {
+        controller.abort();
+        throw new Error("Command failed: npm install (SIGINT)");
+      },
+    };
+    commands.push(killed);
+    try {
+      const io = captureIo();
+      expect(await main(["killed"], io, { signal: controller.signal })).toBe(130);
+      expect(io.stderr()).toBe("pwas killed: interrupted");
+    } finally {
+      commands.splice(commands.indexOf(killed), 1);
+    }
+  });
+
   test("SIGINT during an Envoy download (an index that never answers) stops it and exits 130", async () => {
     let asked = false;
     const hanging = createServer(() => void (asked = true));

@@ -57,8 +57,12 @@ function checkOptionNames(args: string[], specs: OptionSpecs): void {
   }
 }
 
-function isAbort(err: unknown, signal: AbortSignal): boolean {
-  return signal.aborted && (err as { name?: string })?.name === "AbortError";
+/**
+ * After Ctrl-C every failure counts as the interruption: an AbortError from code that honours the signal, or
+ * whatever a child process that got the terminal's SIGINT too (npm, jest, kubectl) made its caller throw.
+ */
+function isAbort(_err: unknown, signal: AbortSignal): boolean {
+  return signal.aborted;
 }
 
 export interface MainOptions {

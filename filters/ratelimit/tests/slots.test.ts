@@ -144,6 +144,31 @@ describe("ratelimit slots: takeover, overflow and their metrics", () => {
     expect(run(host, 2, { headers: [["x-key", "b"]] })).toEqual({ 200: 1, 429: 1 });
   });
 
+  test("a request denied by a later bucket gives its token back to the overflow bucket", async () => {
+    const host = await startFilter({
+      rate_limits: [
+        { actions: [{ request_headers: { header_name: "x-key", descriptor_key: "k" } }] },
+        { actions: [{ generic_key: { descriptor_value: "all" } }] },
+      ],
+      descriptors: [
+        { entries: [{ key: "k" }], token_bucket: bucket(3, 1, "3600s") },
+        { entries: [{ key: "generic_key", value: "all" }], token_bucket: bucket(1, 1, "1s") },
+      ],
+      max_dynamic_descriptors: 1,
+    });
+    expect(request(host, { headers: [["x-key", "a"]] }).status).toBe(200); // a holds the slot; "all" is empty
+    // b goes to the overflow bucket, and "all" denies: each of these tokens is given back.
+    expect(run(host, 5, { headers: [["x-key", "b"]] })).toEqual({ 429: 5 });
+    expect(counter(host, "overflow")).toBe(5);
+    // So the overflow bucket still has its 3, one per second as "all" refills.
+    for (let s = 0; s < 3; s++) {
+      host.advanceTime(1000);
+      expect([s, request(host, { headers: [["x-key", "b"]] }).status]).toEqual([s, 200]);
+    }
+    host.advanceTime(1000);
+    expect(request(host, { headers: [["x-key", "b"]] }).status).toBe(429);
+  });
+
   test("with room in the table, colliding keys keep exact, independent limits and nothing overflows", async () => {
     const host = await startFilter(single(4096, bucket(3, 1, "1s")));
     for (let i = 0; i < 300; i++) {

@@ -1,6 +1,6 @@
-// HTTP and gRPC callouts. AssemblyScript has no closures, so a callout takes a handler object: put the state
-// the response needs (for example the HttpContext to resume) in the handler's fields. The SDK keeps the
-// handler by token and, before calling it, makes the context that started the call effective again.
+// HTTP and gRPC callouts. AssemblyScript has no closures, so a callout takes a handler object (handlers.ts):
+// put the state the response needs (for example the HttpContext to resume) in the handler's fields. The SDK
+// keeps the handler by token and, before calling it, makes the context that started the call effective again.
 
 import * as abi from "./abi/imports";
 import { WasmResult, GrpcStatus } from "./abi/enums";
@@ -9,31 +9,9 @@ import { encodePairs } from "./internal/pairs";
 import { RET_U32, RET_PTR, RET_LEN, clearReturnSlots, takeReturnedBuffer } from "./internal/memory";
 import { registerHttpCall, registerGrpcCall, forgetGrpcCall, closingUnaryWithOk } from "./internal/dispatch";
 import { encodeUtf8, decodeUtf8 } from "./utf8";
+import { HttpCallHandler, GrpcHandler } from "./handlers";
 
-/** Receives the response of one HTTP callout. */
-export abstract class HttpCallHandler {
-  /**
-   * The response arrived, or the call failed (then numHeaders is 0: timeout, reset, no healthy upstream).
-   * Read it with httpCallResponseHeaders / httpCallResponseBody / httpCallResponseTrailers, only here.
-   */
-  abstract onResponse(numHeaders: u32, bodySize: usize, numTrailers: u32): void;
-}
-
-/** Receives the events of one gRPC call or stream. */
-export abstract class GrpcHandler {
-  /** Initial metadata arrived (read grpcInitialMetadata). */
-  onInitialMetadata(numElements: u32): void {}
-  /** A message arrived (read grpcReceiveBuffer). */
-  onMessage(size: usize): void {}
-  /** Trailing metadata arrived (read grpcTrailingMetadata). */
-  onTrailingMetadata(numElements: u32): void {}
-  /**
-   * The call ended with a gRPC status; `grpcStatusMessage()` gives its message, only here. Every call ends
-   * here exactly once: a unary call that succeeded gets onClose(GrpcStatus.Ok) right after its onMessage
-   * (Envoy reports only failures of unary calls as a close).
-   */
-  onClose(status: u32): void {}
-}
+export { HttpCallHandler, GrpcHandler };
 
 /** A callout's token, or the host's error. */
 export class CallResult {

@@ -4,7 +4,7 @@
 import { Action, PeerType, WasmResult, LogLevel, GrpcStatus } from "../abi/enums";
 import { proxy_set_effective_context, proxy_log } from "../abi/imports";
 import { RootContext, HttpContext, TcpContext } from "../context";
-import { HttpCallHandler, GrpcHandler } from "../callouts";
+import { HttpCallHandler, GrpcHandler } from "../handlers";
 import { getPropertyBytes } from "./hostcalls";
 import { decodeUtf8 } from "../utf8";
 import { currentContextId, setCurrentContext } from "./current";

@@ -352,12 +352,22 @@ class AuthStream extends HttpContext {
 
   /** Removes every query parameter a token is read from (providers without `forward`), whatever the outcome. */
   private removeTokenParams(): void {
+    const path = this.path();
+    const stripped = this.withoutTokenParams(path);
+    if (stripped == path) return;
+    requestHeaders.replace(":path", stripped);
+    this.pathCache = stripped;
+  }
+
+  /** `path` without the query parameters tokens are read from (providers without `forward`). */
+  private withoutTokenParams(path: string): string {
     const providers = this.authRoot.config.providers;
     for (let i = 0; i < providers.length; i++) {
       const p = providers[i];
       if (p.forward) continue;
-      for (let j = 0; j < p.fromParams.length; j++) this.removeParam(p.fromParams[j]);
+      for (let j = 0; j < p.fromParams.length; j++) path = withoutQueryParam(path, p.fromParams[j]);
     }
+    return path;
   }
 
   /** Removes query parameter `name` (every occurrence) from :path, so a credential never travels on. */
@@ -373,8 +383,9 @@ class AuthStream extends HttpContext {
   private realm(): string {
     const scheme = requestHeaders.get(":scheme");
     const host = requestHeaders.get(":authority");
+    // A rewritten request keeps its original path, query included: the token parameters go from it too.
     const orig = requestHeaders.get("x-envoy-original-path");
-    let path = orig !== null ? orig : this.path();
+    let path = orig !== null ? this.withoutTokenParams(orig) : this.path();
     if (path.length == 0) return "";
     if (String.UTF8.byteLength(path) > MAX_REALM_PATH) {
       const b = encodeUtf8(path);

@@ -13,7 +13,10 @@ export abstract class KeyWaiter {
   abstract onKeysSettled(): void;
 }
 
-/** Backoff after a failed fetch: 1 s, doubling, at most 60 s. */
+/**
+ * Backoff after a failed fetch: 1 s, doubling, at most 60 s and at most the refresh period
+ * (0.9 × cache_duration), so an endpoint that comes back is used again within one refresh period.
+ */
 const RETRY_BASE_NS: u64 = 1_000_000_000;
 const RETRY_MAX_NS: u64 = 60_000_000_000;
 /** Requests that may wait for one provider's fetch; beyond this they fail closed at once. */
@@ -127,6 +130,9 @@ export class ProviderState {
     this.failures++;
     let backoff = RETRY_BASE_NS << <u64>min(this.failures - 1, 16);
     if (backoff > RETRY_MAX_NS) backoff = RETRY_MAX_NS;
+    const d = this.cfg.remote!.cacheDurationNs;
+    const refreshPeriod = d - d / 10;
+    if (backoff > refreshPeriod) backoff = refreshPeriod;
     this.nextRetryAt = now + backoff;
     this.lastError = why;
     log.warn("auth: provider " + this.cfg.name + ": JWKS fetch from " + this.cfg.remote!.uri + " failed: " + why

@@ -239,6 +239,16 @@ describe("auth hardening: credentials in the query", () => {
     expect(send(fwd, `/a?access_token=${t}`).upstream.get(":path")).toBe(`/a?access_token=${t}`);
   });
 
+  test("the realm of a rewritten request (x-envoy-original-path) carries no token from the query either", async () => {
+    const host = await startAuth(wasm, { providers: { p: local() }, rules });
+    const t = mint(hs, claims());
+    const bad = send(host, `/v2/a?access_token=${t}x&z=3`, [["x-envoy-original-path", `/a?access_token=${t}x&z=3`]]);
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get("www-authenticate")).toBe("Bearer realm=\"http://example.com/a?z=3\", error=\"invalid_token\"");
+    const only = send(host, "/v2/a", [["x-envoy-original-path", `/a?access_token=${t}x`]]);
+    expect([only.status, only.headers.get("www-authenticate")]).toEqual([401, "Bearer realm=\"http://example.com/a\""]);
+  });
+
   test("an API key from a query parameter is removed before ext_authz and the upstream unless forward", async () => {
     const key = "s3cret-key";
     const sha256 = require("node:crypto").createHash("sha256").update(key).digest("hex");

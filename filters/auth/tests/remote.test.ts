@@ -96,6 +96,27 @@ describe("auth: remote JWKS", () => {
     expect(send(host, "/", [bearer(t)]).action).toBe(Action.Continue);
   });
 
+  test("the retry backoff is capped at the refresh period (0.9 × cache_duration): a recovered endpoint is used within one period", async () => {
+    const host = await startAuth(wasm, remoteConfig({ cache_duration: "20s" }));
+    answer(host, jwks(k1));
+    const t = mint(k1, claims);
+    const gaps: number[] = [];
+    // The refresh at 18 s fails, and so does every retry: the gaps grow 1, 2, 4, 8, 16 s, then stay at 18 s.
+    let waited = 0;
+    for (let i = 0; i < 8; i++) {
+      while (pending(host).length === 0) { host.advanceTime(100); waited += 100; if (waited > 120_000) throw new Error("no retry"); }
+      if (i > 0) gaps.push(waited);
+      waited = 0;
+      answer(host, "", "503");
+    }
+    expect(gaps).toEqual([1000, 2000, 4000, 8000, 16000, 18000, 18000]);
+    // The keys expired meanwhile: fail closed until the endpoint answers; then the next retry recovers.
+    expect(send(host, "/", [bearer(t)]).status).toBe(401);
+    while (pending(host).length === 0) { host.advanceTime(100); waited += 100; if (waited > 18_000) throw new Error("no retry within the refresh period"); }
+    answer(host, jwks(k1));
+    expect(send(host, "/", [bearer(t)]).action).toBe(Action.Continue);
+  });
+
   test("a timed-out fetch (Envoy answers 504) counts as a failure", async () => {
     const host = await startAuth(wasm, remoteConfig());
     host.advanceTime(2000);

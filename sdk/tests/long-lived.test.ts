@@ -60,6 +60,21 @@ test(`one HTTP stream, ${CHUNKS} body chunks of 4 KiB read by the filter: linear
   expect(off.end).toBeGreaterThan(off.warm);
 });
 
+test("the allocation budget follows the heap: a filter holding 1 MiB of live data collects a fraction as often, memory flat", async () => {
+  const small = await httpUpload({});
+  const large = await httpUpload({ retain_kib: 1024 });
+  const fixed = await httpUpload({ retain_kib: 1024, gc_bytes: 65536 });
+  const collections = (s: Soak) => s.host.metric("soak.collections")!.value;
+  console.log(`soak http body chunks, collections per ${CHUNKS} chunks: ${collections(small)} with a small live set ` +
+    `(${small.end * 64} KiB), ${collections(large)} holding 1 MiB (${large.warm * 64} -> ${large.end * 64} KiB), ` +
+    `${collections(fixed)} holding 1 MiB with a fixed 64 KiB budget (${fixed.end * 64} KiB)`);
+  // 128 KiB of memory: the budget is its 64 KiB minimum, and each chunk read is the callback's one allocation.
+  expect(collections(small)).toBe((CHUNKS * CHUNK.length) / 65536);
+  expect(collections(fixed)).toBe(collections(small));
+  expect(large.end).toBe(large.warm);
+  expect(collections(large) * 4).toBeLessThan(collections(small));
+});
+
 async function tcpConnection(config: object): Promise<Soak> {
   const host = await Host.start(wasm, { pluginConfig: JSON.stringify(config) });
   const c = host.newTcpStream();

@@ -72,19 +72,23 @@ export function setAllocationBudget(bytes: usize): void {
 }
 
 /**
- * True once the bytes allocated since the last collection reach the budget: half the heap linear memory
- * already holds (at least MIN_ALLOCATION_BUDGET). Memory that has grown is used before it grows again, and
- * the cost of collecting, which follows the live set, stays proportional to what was allocated.
+ * True once the bytes allocated since the last collection reach the budget: a quarter of the heap linear
+ * memory already holds (at least MIN_ALLOCATION_BUDGET). Garbage then fits in memory the VM already has,
+ * and the cost of collecting, which follows the live set, stays proportional to what was allocated.
  */
 // @ts-ignore: decorator
 @inline export function allocationBudgetSpent(): bool {
   const n = allocatedSinceCollect;
   if (fixedBudget != 0) return n >= fixedBudget;
-  return n >= MIN_ALLOCATION_BUDGET && n >= (((<usize>memory.size() << 16) - __heap_base) >> 1);
+  return n >= MIN_ALLOCATION_BUDGET && n >= (((<usize>memory.size() << 16) - __heap_base) >> 2);
 }
+
+/** Collections so far (read by the memory soaks). */
+export let collections: u32 = 0;
 
 /** Collects garbage now and restarts the count. Safe only when no managed reference lives on the Wasm stack alone. */
 export function collectGarbage(): void {
   allocatedSinceCollect = 0;
+  collections++;
   __collect();
 }

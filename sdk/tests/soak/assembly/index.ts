@@ -3,24 +3,28 @@
 // context, and the response of an HTTP callout it makes on every tick, and counts what it read in metrics
 // so a test can check that it did. sdk/tests/long-lived.test.ts drives it.
 //
-// Plugin configuration (JSON): {"tick_ms": 0, "callout_cluster": "echo", "grpc_cluster": "", "gc_bytes": 0}
+// Plugin configuration (JSON): {"tick_ms": 0, "callout_cluster": "echo", "grpc_cluster": "", "gc_bytes": 0,
+//   "retain_kib": 0}
 // `gc_bytes` fixes the SDK's allocation budget between collections (0 keeps the automatic one); the soaks'
 // controls set it beyond what they allocate, which turns allocation-triggered collection off.
+// `retain_kib` keeps that much live data in the root context (1 KiB buffers), as a large configuration
+// would. The gauge soak.collections reports how many collections the SDK made so far.
 
 export * from "proxy-wasm-as/exports";
 
 import {
-  RootContext, HttpContext, TcpContext, Action, Header, Counter, HttpCallHandler, GrpcHandler, GrpcStream,
+  RootContext, HttpContext, TcpContext, Action, Header, Counter, Gauge, HttpCallHandler, GrpcHandler, GrpcStream,
   registerRootContext, requestBody, downstreamData, httpCallResponseHeaders, httpCallResponseBody,
   grpcReceiveBuffer, httpCall, grpcStream, ConfigErrors, readPluginConfig, decodeUtf8, log,
 } from "proxy-wasm-as";
-import { setAllocationBudget } from "proxy-wasm-as/assembly/internal/memory";
+import { setAllocationBudget, collections } from "proxy-wasm-as/assembly/internal/memory";
 
 class Stats {
   bodyBytes: Counter = new Counter("soak.body_bytes");
   tcpBytes: Counter = new Counter("soak.tcp_bytes");
   grpcMessages: Counter = new Counter("soak.grpc_messages");
   calloutResponses: Counter = new Counter("soak.callout_responses");
+  collections: Gauge = new Gauge("soak.collections");
 }
 
 class SoakRoot extends RootContext {
@@ -28,12 +32,15 @@ class SoakRoot extends RootContext {
   calloutCluster: string = "echo";
   stream: GrpcStream | null = null;
   ticks: u32 = 0;
+  retained: ArrayBuffer[] = [];
 
   onConfigure(size: usize): bool {
     const errors = new ConfigErrors();
     const cfg = readPluginConfig(errors);
     if (cfg === null || !errors.ok) { log.error("soak: " + errors.first); return false; }
-    cfg.allowOnly(["tick_ms", "callout_cluster", "grpc_cluster", "gc_bytes"]);
+    cfg.allowOnly(["tick_ms", "callout_cluster", "grpc_cluster", "gc_bytes", "retain_kib"]);
+    const retainKib = <i32>cfg.int("retain_kib", 0, 0, 65536);
+    for (let i = 0; i < retainKib; i++) this.retained.push(new ArrayBuffer(1024));
     const gcBytes = cfg.int("gc_bytes", 0, 0, u32.MAX_VALUE);
     if (gcBytes > 0) setAllocationBudget(<usize>gcBytes);
     this.calloutCluster = cfg.string("callout_cluster", "echo");
@@ -63,6 +70,7 @@ class Upload extends HttpContext {
   onRequestBody(size: usize, endOfStream: bool): Action {
     const chunk = requestBody.read();
     this.stats.bodyBytes.increment(chunk.byteLength);
+    this.stats.collections.set(collections);
     return Action.Continue;
   }
 }

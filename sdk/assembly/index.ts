@@ -9,6 +9,7 @@ export { WasmResult, LogLevel, Action, BufferType, MapType, PeerType, StreamType
 export { Context, RootContext, HttpContext, TcpContext } from "./context";
 export { Header, isHeaderName, isHeaderValue, isHeaderValueBytes, asciiLower } from "./header";
 export { normalizePath, NormalizedPath, PathNormalization } from "./path";
+export { RouteRules, RouteMatch, ROUTE_RULES_FIELD, mergePatch } from "./routes";
 export {
   HeaderMap, requestHeaders, requestTrailers, responseHeaders, responseTrailers,
   httpCallResponseHeaders, httpCallResponseTrailers, grpcInitialMetadata, grpcTrailingMetadata,

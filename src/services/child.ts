@@ -43,8 +43,8 @@ export class ServiceProcess {
   private spawnError: Error | null = null;
   private stopping?: Promise<void>;
 
-  constructor(readonly name: string, binary: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env });
+  constructor(readonly name: string, binary: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string) {
+    this.child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env, cwd });
     this.child.on("error", (e) => (this.spawnError = e));
     this.child.on("exit", (code, signal) => {
       this.exitInfo = { code, signal };

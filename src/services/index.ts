@@ -8,3 +8,8 @@ export {
 } from "./ratelimit";
 export { servicesHarness, type ServicesHarness } from "./testing";
 export { locateDockerRegistry, locateHtpasswd, locateSkopeo, REGISTRY_SETUP_COMMAND, startRegistry, type RegistryOptions, type StartedRegistry } from "./registry";
+export { startControlPlane, type ControlPlaneOptions, type KubectlResult, type StartedControlPlane, type StartedIstiod } from "./controlplane";
+export {
+  istioctlValidate, locateControlPlaneTools, locateEtcd, locateIstioBinary, locateIstioCrds, locateKubeApiserver, locateKubectl,
+  MESH_SETUP_COMMAND, type IstioctlVerdict,
+} from "./meshtools";

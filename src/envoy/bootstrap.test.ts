@@ -68,6 +68,35 @@ describe("renderBootstrap", () => {
     }
   });
 
+  test("route names and filter state matches render as Envoy's RouteMatch.filter_state, which the real Envoy accepts", () => {
+    const config: Bootstrap = {
+      listeners: [httpListener("l", {
+        virtualHosts: [{
+          name: "vh",
+          routes: [
+            { name: "to-v1", match: { prefix: "/", filterState: [{ key: "example.subset", exact: "v1" }] }, cluster: "c" },
+            { name: "none", directResponse: { status: 404 } },
+          ],
+        }],
+      })],
+      clusters: [cluster("c", 18080)],
+    };
+    const rendered = renderBootstrap(config) as any;
+    const routes = rendered.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    expect(routes[0]).toEqual({ name: "to-v1", match: { prefix: "/", filter_state: [{ key: "example.subset", string_match: { exact: "v1" } }] }, route: { cluster: "c" } });
+    expect(routes[1]).toEqual({ name: "none", match: { prefix: "/" }, direct_response: { status: 404 } });
+    const dir = mkdtempSync(join(tmpdir(), "pwas-validate-"));
+    try {
+      const configPath = join(dir, "envoy.json");
+      writeFileSync(configPath, JSON.stringify(rendered));
+      const res = spawnSync(locateEnvoy(), ["--mode", "validate", "-c", configPath, "-l", "error", "--disable-hot-restart"], { encoding: "utf8" });
+      expect(`${res.stdout}${res.stderr}`).toContain("OK");
+      expect(res.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("the router is always the last HTTP filter", () => {
     const rendered = renderBootstrap(sample) as any;
     const filters = rendered.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;

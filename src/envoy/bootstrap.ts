@@ -85,11 +85,19 @@ export type StringMatch =
 /** A route header matcher: a string match on the header's value, or presence alone. */
 export type HeaderMatch = { name: string; invert?: boolean } & (StringMatch | { present: boolean });
 
-/** The request part of a route: `prefix` or `path`, not both (default: prefix "/"); all headers must match. */
+/** A filter state matcher (Envoy's FilterStateMatcher): the object under `key`, as a string, must match. */
+export type FilterStateMatch = { key: string } & StringMatch;
+
+/**
+ * The request part of a route: `prefix` or `path`, not both (default: prefix "/"); all headers and all
+ * filter state matchers must match. Filter state is what earlier filters stored in the request's
+ * filter state (a Wasm filter through `set_envoy_filter_state`); a missing object does not match.
+ */
 export interface RouteMatch {
   prefix?: string;
   path?: string;
   headers?: HeaderMatch[];
+  filterState?: FilterStateMatch[];
 }
 
 export interface RetryPolicy {
@@ -101,6 +109,8 @@ export interface RetryPolicy {
 
 /** One route: where matching requests go. Exactly one of `cluster` / `directResponse`. */
 export type Route = {
+  /** The route's name: what a filter reads as the `xds.route_name` attribute. */
+  name?: string;
   match?: RouteMatch;
   /** Route timeout; Envoy's default is 15 s, 0 disables it. */
   timeoutMs?: number;
@@ -350,10 +360,12 @@ function renderRoute(r: Route): JsonObject {
   const m = r.match ?? {};
   const match: JsonObject = m.path !== undefined ? { path: m.path } : { prefix: m.prefix ?? "/" };
   if (m.headers?.length) match.headers = m.headers.map(renderHeaderMatch);
+  if (m.filterState?.length) match.filter_state = m.filterState.map((f) => ({ key: f.key, string_match: renderStringMatch(f) }));
+  const named: JsonObject = r.name !== undefined ? { name: r.name } : {};
   if ("directResponse" in r) {
     const dr: JsonObject = { status: r.directResponse.status };
     if (r.directResponse.body !== undefined) dr.body = { inline_string: r.directResponse.body };
-    return { match, direct_response: dr };
+    return { ...named, match, direct_response: dr };
   }
   const action: JsonObject = { cluster: r.cluster };
   if (r.timeoutMs !== undefined) action.timeout = duration(r.timeoutMs);
@@ -362,7 +374,7 @@ function renderRoute(r: Route): JsonObject {
     if (r.retry.perTryTimeoutMs !== undefined) retry.per_try_timeout = duration(r.retry.perTryTimeoutMs);
     action.retry_policy = retry;
   }
-  return { match, route: action };
+  return { ...named, match, route: action };
 }
 
 function renderHttpListener(l: HttpListener, resolvePath: (path: string) => string): JsonObject {

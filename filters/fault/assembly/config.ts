@@ -67,7 +67,7 @@ const RUNTIME_FIELDS: string[] = [
 
 const FIELDS: string[] = [
   "delay", "abort", "headers", "upstream_cluster", "downstream_nodes", "max_active_faults",
-  "response_rate_limit", "active_window", "disable_downstream_cluster_stats",
+  "response_rate_limit", "active_window", "disable_downstream_cluster_stats", "route_rules",
 ];
 
 /** Parses the whole configuration; errors go to `cfg.errors` (check `cfg.errors.ok`). */

@@ -6,7 +6,7 @@ export * from "proxy-wasm-as/exports";
 
 import {
   RootContext, HttpContext, Action, WasmResult, registerRootContext, requestHeaders, HeaderView,
-  sendLocalResponse, ConfigErrors, readPluginConfig, log, Counter, Gauge, nowNanos, randomBelow,
+  sendLocalResponse, ConfigErrors, readPluginConfig, log, RouteRules, Counter, Gauge, nowNanos, randomBelow,
   atomicUpdate, SharedDataUpdater, attributes, encodeUtf8, parseIntegerUnsafe, parsedOk, PAUSE_AND_WATERMARK,
 } from "proxy-wasm-as";
 import { FaultConfig, Percent, parseFaultConfig } from "./config";
@@ -31,6 +31,10 @@ const TICK_MS: u32 = 1;
 const DUE_SLACK_NS: u64 = 200_000;
 /** Decrements of the shared active-fault counter must not be lost: retry contention much longer. */
 const RELEASE_ATTEMPTS: i32 = 1000;
+
+const EMPTY_CONFIG = new FaultConfig();
+
+function hasFault(c: FaultConfig): bool { return c.delay !== null || c.abort !== null || c.rateLimit !== null; }
 
 /** Status of an abort decision: -1 for no abort. */
 class AbortDecision {
@@ -71,7 +75,10 @@ function countBytes(v: u64): ArrayBuffer {
 }
 
 class FaultRoot extends RootContext {
+  /** The filter's own configuration, and one per route rule (in the rules' order). */
   config: FaultConfig = new FaultConfig();
+  rules: RouteRules = new RouteRules();
+  ruleConfigs: FaultConfig[] = [];
   /** Whether any fault is configured at all (else every request passes untouched). */
   enabled: bool = false;
   delaysInjected: Counter | null = null;
@@ -95,14 +102,33 @@ class FaultRoot extends RootContext {
     const errors = new ConfigErrors();
     const cfg = readPluginConfig(errors);
     let parsed: FaultConfig | null = null;
-    if (cfg !== null) parsed = parseFaultConfig(cfg);
+    let rules = new RouteRules();
+    const ruleConfigs: FaultConfig[] = [];
+    if (cfg !== null) {
+      parsed = parseFaultConfig(cfg);
+      if (errors.ok) rules = RouteRules.parse(cfg);
+      for (let i = 0; i < rules.length && errors.ok; i++) {
+        const merged = rules.merged(i);
+        const rc = parseFaultConfig(merged);
+        for (let k = 0; k < rc.warnings.length; k++) rc.warnings[k] = merged.path + ": " + rc.warnings[k];
+        ruleConfigs.push(rc);
+      }
+      rules.compact();
+    }
     if (!errors.ok || parsed === null) {
       log.error("fault: invalid configuration: " + errors.first);
       return false;
     }
-    for (let i = 0; i < parsed.warnings.length; i++) log.warn("fault: " + parsed.warnings[i]);
     this.config = parsed;
-    this.enabled = parsed.delay !== null || parsed.abort !== null || parsed.rateLimit !== null;
+    this.rules = rules;
+    this.ruleConfigs = ruleConfigs;
+    this.enabled = hasFault(parsed);
+    for (let i = 0; i < parsed.warnings.length; i++) log.warn("fault: " + parsed.warnings[i]);
+    for (let i = 0; i < ruleConfigs.length; i++) {
+      const rc = ruleConfigs[i];
+      if (hasFault(rc)) this.enabled = true;
+      for (let k = 0; k < rc.warnings.length; k++) log.warn("fault: " + rc.warnings[k]);
+    }
     if (this.delaysInjected === null) {
       this.delaysInjected = new Counter("fault.delays_injected");
       this.abortsInjected = new Counter("fault.aborts_injected");
@@ -138,8 +164,8 @@ class FaultRoot extends RootContext {
   }
 
   /** The delay for this request in nanoseconds, 0 for none. Needs `view` loaded when header-controlled. */
-  delayNanos(): i64 {
-    const d = this.config.delay;
+  delayNanos(c: FaultConfig): i64 {
+    const d = c.delay;
     if (d === null) return 0;
     if (!d.fromHeader) return this.draw(d.percent.numerator, d.percent.denominator) ? d.fixedNanos : 0;
     if (!this.draw(this.headerNumerator(d.percent, DELAY_PERCENTAGE), d.percent.denominator)) return 0;
@@ -152,11 +178,11 @@ class FaultRoot extends RootContext {
   }
 
   /** Decides whether to abort this request; fills `decision`. Needs `view` loaded when header-controlled. */
-  decideAbort(): bool {
+  decideAbort(c: FaultConfig): bool {
     const r = this.decision;
     r.http = -1;
     r.grpc = -1;
-    const a = this.config.abort;
+    const a = c.abort;
     if (a === null) return false;
     if (!a.fromHeader) {
       if (!this.draw(a.percent.numerator, a.percent.denominator)) return false;
@@ -180,8 +206,8 @@ class FaultRoot extends RootContext {
   }
 
   /** The response rate for this request in bytes per second, 0 for none. */
-  rateLimitBytesPerSecond(): u64 {
-    const rl = this.config.rateLimit;
+  rateLimitBytesPerSecond(c: FaultConfig): u64 {
+    const rl = c.rateLimit;
     if (rl === null) return 0;
     if (!rl.fromHeader) return this.draw(rl.percent.numerator, rl.percent.denominator) ? rl.kibPerSecond * 1024 : 0;
     if (!this.draw(this.headerNumerator(rl.percent, THROUGHPUT_PERCENTAGE), rl.percent.denominator)) return 0;
@@ -201,12 +227,12 @@ class FaultRoot extends RootContext {
   }
 
   /** Whether x-envoy-downstream-service-node names one of `downstream_nodes`. Needs `view` loaded. */
-  downstreamNodeMatches(): bool {
+  downstreamNodeMatches(c: FaultConfig): bool {
     const i = this.view.indexOf(DOWNSTREAM_NODE);
     if (i < 0) return false;
     const p = this.view.valuePtr(i);
     const n = this.view.valueLength(i);
-    const nodes = this.config.downstreamNodes;
+    const nodes = c.downstreamNodes;
     for (let k = 0; k < nodes.length; k++) {
       const want = unchecked(nodes[k]);
       if (<usize>want.byteLength == n && memory.compare(p, changetype<usize>(want), n) == 0) return true;
@@ -220,7 +246,7 @@ class FaultRoot extends RootContext {
    */
   tryAcquire(s: FaultStream): bool {
     if (s.active) return true;
-    const max = this.config.maxActiveFaults;
+    const max = s.config.maxActiveFaults;
     if (max >= 0) {
       const a = this.acquire;
       a.limit = <u64>max;
@@ -291,6 +317,8 @@ class FaultRoot extends RootContext {
 }
 
 class FaultStream extends HttpContext {
+  /** The configuration that applies to this request (the filter's or a route rule's). */
+  config: FaultConfig = EMPTY_CONFIG;
   /** Counted in active_faults (and, with max_active_faults, in the shared count). */
   active: bool = false;
   counted: bool = false;
@@ -311,7 +339,11 @@ class FaultStream extends HttpContext {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     const r = this.fault;
     if (!r.enabled) return Action.Continue;
-    const c = r.config;
+    // The configuration for this request's route, chosen once.
+    const rule = r.rules.select();
+    const c = rule < 0 ? r.config : unchecked(r.ruleConfigs[rule]);
+    this.config = c;
+    if (!hasFault(c)) return Action.Continue;
     if (c.hasWindow) {
       const now = <i64>nowNanos();
       if (now < c.windowStartNanos || now >= c.windowEndNanos) return Action.Continue;
@@ -319,25 +351,25 @@ class FaultStream extends HttpContext {
     const cluster = c.upstreamCluster;
     if (cluster !== null && !r.clusterMatches(cluster)) return Action.Continue;
     if (c.needsHeaders) r.view.load(requestHeaders);
-    if (c.downstreamNodes.length > 0 && !r.downstreamNodeMatches()) return Action.Continue;
+    if (c.downstreamNodes.length > 0 && !r.downstreamNodeMatches(c)) return Action.Continue;
     if (!c.headers.matchesView(r.view)) return Action.Continue;
 
     // Same order as Envoy: response rate limit, then delay (an abort, if any, follows the delay), then abort.
     if (c.rateLimit !== null) {
-      const rate = r.rateLimitBytesPerSecond();
+      const rate = r.rateLimitBytesPerSecond(c);
       if (rate > 0 && r.tryAcquire(this)) {
         this.rate = rate;
         r.rateLimitsInjected!.increment();
       }
     }
-    const delay = r.delayNanos();
+    const delay = r.delayNanos(c);
     if (delay > 0 && r.tryAcquire(this)) {
       r.delaysInjected!.increment();
       this.delaying = true;
       r.wait(this, nowNanos() + <u64>delay);
       return Action.Pause;
     }
-    if (r.decideAbort() && r.tryAcquire(this)) {
+    if (r.decideAbort(c) && r.tryAcquire(this)) {
       this.abort();
       return Action.Pause;
     }
@@ -351,8 +383,8 @@ class FaultStream extends HttpContext {
     if (this.delaying) {
       this.delaying = false;
       // As in Envoy, a delay may be followed by an abort, decided now.
-      if (r.config.needsHeaders) r.view.load(requestHeaders);
-      if (r.decideAbort()) {
+      if (this.config.needsHeaders) r.view.load(requestHeaders);
+      if (r.decideAbort(this.config)) {
         this.abort();
         return;
       }

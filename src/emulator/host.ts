@@ -7,8 +7,8 @@
 // switched with proxy_set_effective_context (reset to none on each entry into the module, as Envoy does).
 
 import { readFileSync } from "node:fs";
-import { ABI_MARKERS, AbiVersion, BufferType, LogLevel, MapType, StreamType, WasmResult } from "./abi";
-import { BytesLike, concatBytes, toBytes, toText } from "./bytes";
+import { ABI_MARKERS, AbiVersion, LogLevel, WasmResult } from "./abi";
+import { BytesLike, toBytes } from "./bytes";
 import {
   CalloutKind,
   calloutKind,
@@ -23,9 +23,9 @@ import { HeaderInput, HeaderMap } from "./headers";
 import type { LogEntry } from "./logs";
 import { Metrics, MetricValue } from "./metrics";
 import { parseImports } from "./module";
-import { decodePairsLikeEnvoy, encodePairs } from "./pairs";
-import { DEFAULT_PROPERTIES, getProperty, PropertyOverrides, PropertyScope } from "./properties";
+import { DEFAULT_PROPERTIES, PropertyOverrides, PropertyScope } from "./properties";
 import { SharedData, SharedQueues } from "./shared";
+import { envImports, ENV_SIGNATURES, GuestMemory, type Fn, type HostCalls } from "./hostcalls";
 import { HttpStream, HttpStreamOptions, TcpStream } from "./streams";
 import { WASI_ALLOWED_DURING_START, WASI_SIGNATURES, wasiImports } from "./wasi";
 
@@ -114,55 +114,6 @@ export interface BufferBox {
   mutable: boolean;
 }
 
-type Fn = (...args: Array<number | bigint>) => number | bigint | void;
-
-/** Envoy-side (C++ host) signatures of the env imports; see wasi.ts for the notation. */
-const ENV_SIGNATURES: Record<string, string> = {
-  proxy_log: "iii:i",
-  proxy_get_status: "iii:i",
-  proxy_set_property: "iiii:i",
-  proxy_get_property: "iiii:i",
-  proxy_send_local_response: "iiiiiiii:i",
-  proxy_get_shared_data: "iiiii:i",
-  proxy_set_shared_data: "iiiii:i",
-  proxy_register_shared_queue: "iii:i",
-  proxy_resolve_shared_queue: "iiiii:i",
-  proxy_dequeue_shared_queue: "iii:i",
-  proxy_enqueue_shared_queue: "iii:i",
-  proxy_get_header_map_value: "iiiii:i",
-  proxy_add_header_map_value: "iiiii:i",
-  proxy_replace_header_map_value: "iiiii:i",
-  proxy_remove_header_map_value: "iii:i",
-  proxy_get_header_map_pairs: "iii:i",
-  proxy_set_header_map_pairs: "iii:i",
-  proxy_get_header_map_size: "ii:i",
-  proxy_get_buffer_status: "iii:i",
-  proxy_get_buffer_bytes: "iiiii:i",
-  proxy_set_buffer_bytes: "iiiii:i",
-  proxy_http_call: "iiiiiiiiii:i",
-  proxy_grpc_call: "iiiiiiiiiiii:i",
-  proxy_grpc_stream: "iiiiiiiii:i",
-  proxy_grpc_close: "i:i",
-  proxy_grpc_cancel: "i:i",
-  proxy_grpc_send: "iiii:i",
-  proxy_set_tick_period_milliseconds: "i:i",
-  proxy_get_current_time_nanoseconds: "i:i",
-  proxy_define_metric: "iiii:i",
-  proxy_increment_metric: "iI:i",
-  proxy_record_metric: "iI:i",
-  proxy_get_metric: "ii:i",
-  proxy_set_effective_context: "i:i",
-  proxy_done: ":i",
-  proxy_call_foreign_function: "iiiiii:i",
-  proxy_continue_stream: "i:i",
-  proxy_close_stream: "i:i",
-  proxy_get_log_level: "i:i",
-  pthread_equal: "ii:i",
-  emscripten_notify_memory_growth: "i:",
-};
-/** ABI 0.2.0 has no proxy_get_log_level; Envoy registers it for 0.2.1 modules only. */
-const ONLY_0_2_1 = new Set(["proxy_get_log_level"]);
-
 /** Deterministic bytes for WASI random_get (xorshift32), so runs repeat exactly. */
 function seededRandom(seed: number): (n: number) => Uint8Array {
   let s = seed >>> 0 || 0x9e3779b9;
@@ -202,6 +153,10 @@ export class Host {
   private readonly module: WebAssembly.Module;
   private instance!: WebAssembly.Instance;
   private memory!: WebAssembly.Memory;
+  private readonly mem = new GuestMemory(
+    () => this.memory,
+    (size) => this.alloc(size),
+  );
   private readonly vmConfig: Uint8Array;
   private readonly metricsStore = new Metrics();
   private readonly logEntries: LogEntry[] = [];
@@ -597,7 +552,7 @@ export class Host {
     this.effectiveId = 0;
     this.depth++;
     try {
-      return fn(this.envTable as unknown as Record<string, (...a: number[]) => number>, () => this.u8());
+      return fn(this.envTable as unknown as Record<string, (...a: number[]) => number>, () => this.mem.u8());
     } finally {
       this.depth--;
       this.current = saved;
@@ -861,32 +816,6 @@ export class Host {
 
   // ---------------------------------------------------------------- memory
 
-  private u8(): Uint8Array {
-    return new Uint8Array(this.memory.buffer);
-  }
-
-  private inBounds(ptr: number, len: number): boolean {
-    return ptr + len <= this.memory.buffer.byteLength;
-  }
-
-  private read(ptr: number, len: number): Uint8Array | null {
-    if (len === 0) return new Uint8Array(0);
-    if (!this.inBounds(ptr, len)) return null;
-    return this.u8().slice(ptr, ptr + len);
-  }
-
-  private setU32(ptr: number, v: number): boolean {
-    if (!this.inBounds(ptr, 4)) return false;
-    new DataView(this.memory.buffer).setUint32(ptr, v >>> 0, true);
-    return true;
-  }
-
-  private setU64(ptr: number, v: bigint): boolean {
-    if (!this.inBounds(ptr, 8)) return false;
-    new DataView(this.memory.buffer).setBigUint64(ptr, BigInt.asUintN(64, v), true);
-    return true;
-  }
-
   /** Allocates in the module: `malloc` first, then `proxy_on_memory_allocate` (Envoy's order). */
   private alloc(size: number): number {
     const exp = this.instance.exports;
@@ -900,72 +829,52 @@ export class Host {
     }
   }
 
-  /** Copies bytes into module memory it allocated and writes (pointer, size); empty data is (0, 0). */
-  private copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): boolean {
-    let p = 0;
-    if (data.length > 0) {
-      p = this.alloc(data.length);
-      if (p === 0 || !this.inBounds(p, data.length)) return false;
-      this.u8().set(data, p);
-    }
-    return this.setU32(ptrPtr, p) && this.setU32(sizePtr, data.length);
-  }
-
-  // ---------------------------------------------------------------- header maps and buffers
-
-  private headerMap(ctx: Context, type: number, mutable: boolean): HeaderMap | null {
-    const root = ctx.root;
-    switch (type) {
-      case MapType.HttpRequestHeaders:
-      case MapType.HttpRequestTrailers:
-      case MapType.HttpResponseHeaders:
-      case MapType.HttpResponseTrailers:
-        return ctx.stream instanceof HttpStream ? ctx.stream.headerMapFor(type, mutable) : null;
-      case MapType.GrpcReceiveInitialMetadata:
-        return mutable ? null : root?.grpcInitialMetadata ?? null;
-      case MapType.GrpcReceiveTrailingMetadata:
-        return mutable ? null : root?.grpcTrailingMetadata ?? null;
-      case MapType.HttpCallResponseHeaders:
-        return mutable ? null : root?.httpCallResponse?.headers ?? null;
-      case MapType.HttpCallResponseTrailers:
-        return mutable ? null : root?.httpCallResponse?.trailers ?? null;
-    }
-    return null;
-  }
-
-  private buffer(ctx: Context, type: number): BufferBox | null {
-    const root = ctx.root;
-    switch (type) {
-      case BufferType.HttpRequestBody:
-      case BufferType.HttpResponseBody:
-        return ctx.stream instanceof HttpStream
-          ? ctx.stream.bodyBuffer(type)
-          : { data: new Uint8Array(0), mutable: false };
-      case BufferType.DownstreamData:
-      case BufferType.UpstreamData:
-        return ctx.stream instanceof TcpStream
-          ? ctx.stream.dataBuffer(type)
-          : { data: new Uint8Array(0), mutable: false };
-      case BufferType.HttpCallResponseBody:
-        return root?.httpCallResponse ? { data: root.httpCallResponse.body, mutable: false } : null;
-      case BufferType.GrpcReceiveBuffer:
-        return { data: root?.grpcReceiveBuffer ?? new Uint8Array(0), mutable: false };
-      case BufferType.VmConfiguration:
-        return { data: this.vmConfig, mutable: false };
-      case BufferType.PluginConfiguration:
-        return root?.configReadable ? { data: root.pluginConfig, mutable: false } : null;
-      case BufferType.ForeignFunctionArguments:
-        return { data: root?.foreignArgs ?? new Uint8Array(0), mutable: false };
-    }
-    return null;
-  }
-
   // ---------------------------------------------------------------- the import object
 
   private envTable: Record<string, Fn> = {};
 
+  /** What the host functions (hostcalls/) may see and do. */
+  private calls(): HostCalls {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const host = this;
+    return {
+      host,
+      mem: this.mem,
+      options: this.options,
+      clock: this.clock,
+      logLevel: this.logLevel,
+      vmId: this.vmId,
+      vmConfig: this.vmConfig,
+      contexts: this.contexts,
+      get failed() {
+        return host.failed;
+      },
+      effective: () => this.effective(),
+      setEffectiveContext: (id) => {
+        this.effectiveId = id;
+      },
+      log: (level, message) => this.log(level, message),
+      defer: (action) => this.defer(action),
+      stopNextIteration: () => {
+        this.stopNext = true;
+      },
+      deleteRoot: (root) => this.deleteRoot(root),
+      tokens: this.tokens,
+      httpCalls: this.httpCallMap,
+      grpcCalls: this.grpcCallMap,
+      grpcStreams: this.grpcStreamMap,
+      sharedData: this.sharedData,
+      queues: this.queues,
+      queueOwner: this.queueOwner,
+      metrics: this.metricsStore,
+      propertyScope: (ctx) => this.propertyScope(ctx),
+      foreign: this.foreign,
+      foreignCounts: this.foreignCounts,
+    };
+  }
+
   private importObject(): Record<string, Record<string, unknown>> {
-    const env = this.envImports();
+    const env = envImports(this.calls(), this.abiVersion);
     this.envTable = env;
     const wasi = wasiImports({
       memory: () => this.memory,
@@ -994,407 +903,6 @@ export class Host {
       wasi_snapshot_preview1: guard("wasi_snapshot_preview1", wasi, wasiAllowed),
       wasi_unstable: guard("wasi_unstable", wasi, wasiAllowed),
     };
-  }
-
-  private envImports(): Record<string, Fn> {
-    const u = (x: number | bigint) => Number(x) >>> 0;
-    const R = WasmResult;
-    const env: Record<string, Fn> = {
-      // -- context, log, time
-      proxy_log: (level, ptr, len) => {
-        if (u(level) > LogLevel.Critical) return R.BadArgument;
-        const msg = this.read(u(ptr), u(len));
-        if (!msg) return R.InvalidMemoryAccess;
-        this.log(u(level) as LogLevel, toText(msg));
-        return R.Ok;
-      },
-      proxy_get_log_level: (ptr) => (this.setU32(u(ptr), this.logLevel) ? R.Ok : R.InvalidMemoryAccess),
-      proxy_get_current_time_nanoseconds: (ptr) => (this.setU64(u(ptr), this.clock.nowNs()) ? R.Ok : R.InvalidMemoryAccess),
-      proxy_set_tick_period_milliseconds: (ms) => {
-        const root = this.effective().root;
-        if (!root) return R.Ok;
-        const period = BigInt(u(ms)) * 1_000_000n;
-        const wasRunning = root.nextTickNs !== null && root.tickPeriodNs > 0n;
-        root.tickPeriodNs = period;
-        if (period === 0n) root.nextTickNs = null;
-        else if (!wasRunning) root.nextTickNs = this.clock.monotonicNowNs() + period;
-        return R.Ok;
-      },
-      proxy_set_effective_context: (id) => {
-        if (!this.contexts.has(u(id))) return R.BadArgument;
-        this.effectiveId = u(id);
-        return R.Ok;
-      },
-      proxy_done: () => {
-        const root = this.effective().root;
-        if (!root || !root.pendingDone) return R.NotFound;
-        root.pendingDone = false;
-        this.defer(() => this.deleteRoot(root));
-        return R.Ok;
-      },
-      proxy_get_status: (codePtr, msgPtrPtr, msgSizePtr) => {
-        const root = this.effective().root;
-        const status = root?.status ?? { code: 0, message: "" };
-        if (!this.setU32(u(codePtr), status.code)) return R.InvalidMemoryAccess;
-        return this.copyOut(toBytes(status.message), u(msgPtrPtr), u(msgSizePtr)) ? R.Ok : R.InvalidMemoryAccess;
-      },
-
-      // -- buffers
-      proxy_get_buffer_bytes: (type, start, max, ptrPtr, sizePtr) => {
-        if (u(type) > BufferType.ForeignFunctionArguments) return R.BadArgument;
-        const buf = this.buffer(this.effective(), u(type));
-        if (!buf) return R.NotFound;
-        const s = u(start);
-        let len = u(max);
-        if (s > buf.data.length) len = 0;
-        else if (s + len > buf.data.length) len = buf.data.length - s;
-        if (len === 0) return this.setU32(u(ptrPtr), 0) && this.setU32(u(sizePtr), 0) ? R.Ok : R.InvalidMemoryAccess;
-        return this.copyOut(buf.data.subarray(s, s + len), u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_get_buffer_status: (type, lenPtr, flagsPtr) => {
-        if (u(type) > BufferType.ForeignFunctionArguments) return R.BadArgument;
-        const buf = this.buffer(this.effective(), u(type));
-        if (!buf) return R.NotFound;
-        // Envoy always reports flags 0 (end of stream is only passed to the body callbacks).
-        return this.setU32(u(lenPtr), buf.data.length) && this.setU32(u(flagsPtr), 0) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_set_buffer_bytes: (type, start, size, ptr, len) => {
-        if (u(type) > BufferType.ForeignFunctionArguments) return R.BadArgument;
-        const buf = this.buffer(this.effective(), u(type));
-        if (!buf) return R.NotFound;
-        const data = this.read(u(ptr), u(len));
-        if (!data) return R.InvalidMemoryAccess;
-        if (!buf.mutable) return R.BadArgument;
-        const s = u(start);
-        const n = u(size);
-        const cur = buf.data;
-        if (s === 0) {
-          if (n === 0) buf.data = concatBytes(data, cur);
-          else if (n >= cur.length) buf.data = data;
-          else return R.BadArgument;
-        } else if (s >= cur.length) buf.data = concatBytes(cur, data);
-        else return R.BadArgument;
-        return R.Ok;
-      },
-
-      // -- header maps
-      proxy_get_header_map_value: (type, kptr, klen, ptrPtr, sizePtr) => {
-        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
-        const key = this.read(u(kptr), u(klen));
-        if (!key) return R.InvalidMemoryAccess;
-        const ctx = this.effective();
-        const map = this.headerMap(ctx, u(type), false);
-        if (!map) return ctx.stream instanceof HttpStream && ctx.stream.inLogPhase ? R.NotFound : R.BadArgument;
-        const v = map.get(key);
-        if (v === undefined) return R.NotFound;
-        return this.copyOut(v, u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_get_header_map_pairs: (type, ptrPtr, sizePtr) => {
-        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
-        const map = this.headerMap(this.effective(), u(type), false);
-        const pairs = map ? map.pairs() : [];
-        const data = pairs.length ? encodePairs(pairs) : new Uint8Array(0);
-        return this.copyOut(data, u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_set_header_map_pairs: (type, ptr, len) => {
-        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
-        const map = this.headerMap(this.effective(), u(type), true);
-        if (!map) return R.BadArgument;
-        const data = this.read(u(ptr), u(len));
-        if (!data) return R.InvalidMemoryAccess;
-        map.setAll(decodePairsLikeEnvoy(data));
-        return R.Ok;
-      },
-      proxy_get_header_map_size: (type, ptr) => {
-        if (u(type) > MapType.HttpCallResponseTrailers) return R.BadArgument;
-        const map = this.headerMap(this.effective(), u(type), true);
-        if (!map) return R.BadArgument;
-        return this.setU32(u(ptr), map.byteSize) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_add_header_map_value: (type, kptr, klen, vptr, vlen) =>
-        this.mutateMap(type, kptr, klen, vptr, vlen, (m, k, v) => m.add(k, v!)),
-      proxy_replace_header_map_value: (type, kptr, klen, vptr, vlen) =>
-        this.mutateMap(type, kptr, klen, vptr, vlen, (m, k, v) => m.replace(k, v!)),
-      proxy_remove_header_map_value: (type, kptr, klen) =>
-        this.mutateMap(type, kptr, klen, undefined, undefined, (m, k) => m.remove(k)),
-
-      // -- stream control
-      proxy_continue_stream: (type) => {
-        if (u(type) > StreamType.Upstream) return R.BadArgument;
-        const stream = this.effective().stream;
-        if (u(type) === StreamType.Upstream) return R.Unimplemented;
-        if (stream) return stream.continueFromModule(u(type) as StreamType);
-        return R.Ok;
-      },
-      proxy_close_stream: (type) => {
-        if (u(type) > StreamType.Upstream) return R.BadArgument;
-        const stream = this.effective().stream;
-        if (stream) stream.closeFromModule(u(type) as StreamType);
-        return R.Ok;
-      },
-      proxy_send_local_response: (status, dptr, dlen, bptr, blen, hptr, hlen, grpc) => {
-        const details = this.read(u(dptr), u(dlen));
-        const body = this.read(u(bptr), u(blen));
-        const headers = this.read(u(hptr), u(hlen));
-        if (!details || !body || !headers) return R.InvalidMemoryAccess;
-        const stream = this.effective().stream;
-        if (stream instanceof HttpStream) {
-          const pairs = decodePairsLikeEnvoy(headers);
-          const g = Number(grpc) | 0;
-          this.defer(() =>
-            stream.localReply(u(status), toText(details), body, pairs, g >= 0 && g <= 16 ? g : null),
-          );
-        }
-        this.stopNext = true;
-        return R.Ok;
-      },
-
-      // -- callouts (always made by the root context)
-      proxy_http_call: (uptr, ulen, hptr, hlen, bptr, blen, tptr, tlen, timeout, tokenPtr) => {
-        const caller = this.effective();
-        const root = caller.root;
-        const upstream = this.read(u(uptr), u(ulen));
-        const body = this.read(u(bptr), u(blen));
-        const hdr = this.read(u(hptr), u(hlen));
-        const trl = this.read(u(tptr), u(tlen));
-        if (!upstream || !body || !hdr || !trl) return R.InvalidMemoryAccess;
-        if (!this.setU32(u(tokenPtr), 0)) return R.InvalidMemoryAccess;
-        if (!root) return R.BadArgument;
-        const timeoutMs = Number(timeout) | 0;
-        if (timeoutMs < 0) return R.BadArgument;
-        const cluster = toText(upstream);
-        if (this.options.clusters && !this.options.clusters.includes(cluster)) return R.BadArgument;
-        const headers = HeaderMap.from(decodePairsLikeEnvoy(hdr));
-        if (!headers.get(toBytes(":path")) || !headers.get(toBytes(":method")) || !headers.get(toBytes(":authority"))) {
-          return R.BadArgument;
-        }
-        if (body.length) headers.replace(toBytes("content-length"), toBytes(String(body.length)));
-        const token = this.tokens.take(CalloutKind.Http);
-        const trailers = HeaderMap.from(decodePairsLikeEnvoy(trl));
-        this.httpCallMap.set(token, {
-          token,
-          upstream: cluster,
-          headers: headers.text(),
-          headerBytes: headers.pairs(),
-          body,
-          trailers: trailers.text(),
-          timeoutMs,
-          contextId: root.id,
-          callerContextId: caller.id,
-          ...(timeoutMs > 0 ? { deadlineMs: this.clock.elapsedMs() + timeoutMs } : {}),
-        });
-        this.setU32(u(tokenPtr), token);
-        return R.Ok;
-      },
-      proxy_grpc_call: (uptr, ulen, sptr, slen, mptr, mlen, iptr, ilen, rptr, rlen, timeout, tokenPtr) => {
-        const caller = this.effective();
-        const root = caller.root;
-        const upstream = this.read(u(uptr), u(ulen));
-        const service = this.read(u(sptr), u(slen));
-        const method = this.read(u(mptr), u(mlen));
-        const meta = this.read(u(iptr), u(ilen));
-        const message = this.read(u(rptr), u(rlen));
-        if (!upstream || !service || !method || !meta || !message) return R.InvalidMemoryAccess;
-        if (!root) return R.BadArgument;
-        const cluster = toText(upstream);
-        if (this.options.clusters && !this.options.clusters.includes(cluster)) return R.ParseFailure;
-        const token = this.tokens.take(CalloutKind.GrpcCall);
-        const timeoutMs = u(timeout);
-        this.grpcCallMap.set(token, {
-          token,
-          upstream: cluster,
-          service: toText(service),
-          method: toText(method),
-          initialMetadata: HeaderMap.from(decodePairsLikeEnvoy(meta)).text(),
-          message,
-          timeoutMs,
-          contextId: root.id,
-          callerContextId: caller.id,
-          ...(timeoutMs > 0 ? { deadlineMs: this.clock.elapsedMs() + timeoutMs } : {}),
-        });
-        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_grpc_stream: (uptr, ulen, sptr, slen, mptr, mlen, iptr, ilen, tokenPtr) => {
-        const caller = this.effective();
-        const root = caller.root;
-        const upstream = this.read(u(uptr), u(ulen));
-        const service = this.read(u(sptr), u(slen));
-        const method = this.read(u(mptr), u(mlen));
-        const meta = this.read(u(iptr), u(ilen));
-        if (!upstream || !service || !method || !meta) return R.InvalidMemoryAccess;
-        if (!root) return R.BadArgument;
-        const cluster = toText(upstream);
-        if (this.options.clusters && !this.options.clusters.includes(cluster)) return R.ParseFailure;
-        const token = this.tokens.take(CalloutKind.GrpcStream);
-        this.grpcStreamMap.set(token, {
-          token,
-          upstream: cluster,
-          service: toText(service),
-          method: toText(method),
-          initialMetadata: HeaderMap.from(decodePairsLikeEnvoy(meta)).text(),
-          sent: [],
-          localClosed: false,
-          remoteClosed: false,
-          contextId: root.id,
-          callerContextId: caller.id,
-        });
-        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_grpc_send: (token, ptr, len, endStream) => {
-        const msg = this.read(u(ptr), u(len));
-        if (!msg) return R.InvalidMemoryAccess;
-        if (calloutKind(u(token)) !== CalloutKind.GrpcStream) return R.BadArgument;
-        const s = this.grpcStreamMap.get(u(token));
-        if (!s) return R.NotFound;
-        s.sent.push(msg);
-        if (u(endStream) !== 0) s.localClosed = true;
-        return R.Ok;
-      },
-      proxy_grpc_close: (token) => {
-        const t = u(token);
-        if (calloutKind(t) === CalloutKind.GrpcCall) return this.grpcCallMap.delete(t) ? R.Ok : R.NotFound;
-        if (calloutKind(t) === CalloutKind.GrpcStream) {
-          const s = this.grpcStreamMap.get(t);
-          if (!s) return R.NotFound;
-          s.localClosed = true;
-          if (s.remoteClosed) this.grpcStreamMap.delete(t);
-          return R.Ok;
-        }
-        return R.BadArgument;
-      },
-      proxy_grpc_cancel: (token) => {
-        const t = u(token);
-        if (calloutKind(t) === CalloutKind.GrpcCall) return this.grpcCallMap.delete(t) ? R.Ok : R.NotFound;
-        if (calloutKind(t) === CalloutKind.GrpcStream) return this.grpcStreamMap.delete(t) ? R.Ok : R.NotFound;
-        return R.BadArgument;
-      },
-
-      // -- shared data and queues
-      proxy_get_shared_data: (kptr, klen, vptrPtr, vsizePtr, casPtr) => {
-        const key = this.read(u(kptr), u(klen));
-        if (!key) return R.InvalidMemoryAccess;
-        const v = this.sharedData.get(this.vmId, key);
-        if (!v) return R.NotFound;
-        if (!this.copyOut(v.value, u(vptrPtr), u(vsizePtr))) return R.InvalidMemoryAccess;
-        return this.setU32(u(casPtr), v.cas) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_set_shared_data: (kptr, klen, vptr, vlen, cas) => {
-        const key = this.read(u(kptr), u(klen));
-        const value = this.read(u(vptr), u(vlen));
-        if (!key || !value) return R.InvalidMemoryAccess;
-        return this.sharedData.set(this.vmId, key, value, u(cas));
-      },
-      proxy_register_shared_queue: (nptr, nlen, tokenPtr) => {
-        const name = this.read(u(nptr), u(nlen));
-        if (!name) return R.InvalidMemoryAccess;
-        const ctx = this.effective();
-        const owner = ctx.root?.id ?? ctx.id;
-        const token = this.queues.register(this.vmId, toText(name), this.queueOwner, owner);
-        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_resolve_shared_queue: (vptr, vlen, nptr, nlen, tokenPtr) => {
-        const vm = this.read(u(vptr), u(vlen));
-        const name = this.read(u(nptr), u(nlen));
-        if (!vm || !name) return R.InvalidMemoryAccess;
-        const token = this.queues.resolve(vm.length ? toText(vm) : this.vmId, toText(name));
-        if (token === 0 || this.failed) return R.NotFound;
-        return this.setU32(u(tokenPtr), token) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_enqueue_shared_queue: (token, ptr, len) => {
-        const data = this.read(u(ptr), u(len));
-        if (!data) return R.InvalidMemoryAccess;
-        return this.queues.enqueue(u(token), data);
-      },
-      proxy_dequeue_shared_queue: (token, ptrPtr, sizePtr) => {
-        const r = this.queues.dequeue(u(token));
-        if (r.result !== R.Ok) return r.result;
-        return this.copyOut(r.value!, u(ptrPtr), u(sizePtr)) ? R.Ok : R.InvalidMemoryAccess;
-      },
-
-      // -- metrics
-      proxy_define_metric: (type, nptr, nlen, idPtr) => {
-        const name = this.read(u(nptr), u(nlen));
-        if (!name) return R.InvalidMemoryAccess;
-        const r = this.metricsStore.define(u(type), toText(name));
-        if (r.result !== R.Ok) return r.result;
-        return this.setU32(u(idPtr), r.id!) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_increment_metric: (id, offset) => this.metricsStore.increment(u(id), BigInt.asIntN(64, BigInt(offset))),
-      proxy_record_metric: (id, value) => this.metricsStore.record(u(id), BigInt.asUintN(64, BigInt(value))),
-      proxy_get_metric: (id, ptr) => {
-        const r = this.metricsStore.get(u(id));
-        if (r.result !== R.Ok) return r.result;
-        return this.setU64(u(ptr), r.value!) ? R.Ok : R.InvalidMemoryAccess;
-      },
-
-      // -- properties
-      proxy_get_property: (pptr, plen, vptrPtr, vsizePtr) => {
-        const path = this.read(u(pptr), u(plen));
-        if (!path) return R.InvalidMemoryAccess;
-        const r = getProperty(this.propertyScope(this.effective()), path);
-        if (r.result !== R.Ok) return r.result;
-        return this.copyOut(r.value!, u(vptrPtr), u(vsizePtr)) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      proxy_set_property: (pptr, plen, vptr, vlen) => {
-        const path = this.read(u(pptr), u(plen));
-        const value = this.read(u(vptr), u(vlen));
-        if (!path || !value) return R.InvalidMemoryAccess;
-        const stream = this.effective().stream;
-        if (!stream) return R.NotFound;
-        stream.filterState.set(Buffer.from(path).toString("utf8"), value);
-        return R.Ok;
-      },
-
-      // -- foreign functions
-      proxy_call_foreign_function: (nptr, nlen, aptr, alen, rptrPtr, rsizePtr) => {
-        const name = this.read(u(nptr), u(nlen));
-        if (!name) return R.InvalidMemoryAccess;
-        const args = this.read(u(aptr), u(alen));
-        if (!args) return R.InvalidMemoryAccess;
-        const fname = toText(name);
-        const fn = this.foreign.get(fname);
-        if (!fn) return R.NotFound;
-        this.foreignCounts.set(fname, (this.foreignCounts.get(fname) ?? 0) + 1);
-        const ctx = this.effective();
-        const out = fn(args, { host: this, contextId: ctx.id, stream: ctx.stream });
-        const result = out && !(out instanceof Uint8Array) ? out.result : R.Ok;
-        const value = out instanceof Uint8Array ? out : out?.value;
-        let address = 0;
-        if (value && value.length && u(rptrPtr) !== 0) {
-          address = this.alloc(value.length);
-          if (address === 0 || !this.inBounds(address, value.length)) return R.InvalidMemoryAccess;
-          this.u8().set(value, address);
-        }
-        if (u(rptrPtr) !== 0 && !this.setU32(u(rptrPtr), address)) return R.InvalidMemoryAccess;
-        if (u(rsizePtr) !== 0 && !this.setU32(u(rsizePtr), value?.length ?? 0)) return R.InvalidMemoryAccess;
-        return result;
-      },
-
-      // -- emscripten leftovers Envoy still provides
-      pthread_equal: (a, b) => (u(a) === u(b) ? 1 : 0),
-      emscripten_notify_memory_growth: () => undefined,
-    };
-    if (this.abiVersion !== "0.2.1") for (const n of ONLY_0_2_1) delete env[n];
-    return env;
-  }
-
-  private mutateMap(
-    type: number | bigint,
-    kptr: number | bigint,
-    klen: number | bigint,
-    vptr: number | bigint | undefined,
-    vlen: number | bigint | undefined,
-    op: (m: HeaderMap, k: Uint8Array, v?: Uint8Array) => void,
-  ): number {
-    const u = (x: number | bigint) => Number(x) >>> 0;
-    if (u(type) > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
-    const key = this.read(u(kptr), u(klen));
-    const value = vptr === undefined ? undefined : this.read(u(vptr), u(vlen!));
-    if (!key || value === null) return WasmResult.InvalidMemoryAccess;
-    const map = this.headerMap(this.effective(), u(type), true);
-    if (!map) return WasmResult.BadArgument;
-    op(map, key, value);
-    return WasmResult.Ok;
   }
 
 }

@@ -4,6 +4,7 @@
 //   node bench/run.mjs [--quick] [--all] [--only=a,b]  measure; writes bench/results/latest.json (quick.json)
 //   node bench/run.mjs chart [results.json]          regenerates the SVG chart from a results file
 //   node bench/run.mjs report [results.json]         rewrites the tables in BENCHMARKS.md (and the chart)
+//   node bench/run.mjs counts [--only=a,b] [--into=f] exact instructions and host calls per request (no Envoy)
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,7 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const commands = { chart: "chart-cli.ts", report: "report-cli.ts" };
+const commands = { chart: "chart-cli.ts", report: "report-cli.ts", counts: "counts-cli.ts" };
 const args = process.argv.slice(2);
 const entry = commands[args[0]] ? commands[args.shift()] : "main.ts";
 

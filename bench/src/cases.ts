@@ -30,8 +30,9 @@ export interface BenchCase {
   quick?: boolean;
 }
 
-/** A module built by this run from an AssemblyScript folder, or one setup-bench.sh built for another SDK. */
-export type ModuleRef = { build: string } | { sdk: "go" | "solo-as" | "rust" };
+/** A module built by this run from an AssemblyScript folder, one setup-bench.sh built for another SDK, or the
+ *  raw-ABI floor module (floor.ts). */
+export type ModuleRef = { build: string } | { sdk: "go" | "solo-as" | "rust" } | { floor: true };
 
 const OK_ROUTE: Route[] = [{ directResponse: { status: 200, body: "ok" } }];
 
@@ -111,7 +112,8 @@ export const AS_FOLDERS: Record<string, string> = {
 export function allCases(keys: BenchKeys): BenchCase[] {
   const cases: BenchCase[] = [
     { name: "floor", kind: "none", sdk: null, group: "floor", filters: [], routes: OK_ROUTE, headers: {}, quick: true },
-    { name: "empty-as", kind: "wasm", sdk: "proxy-wasm-as", group: "fixed cost", module: { build: "empty" }, pluginConfig: "", filters: [], routes: OK_ROUTE, headers: {}, quick: true },
+    { name: "floor-wasm", kind: "wasm", sdk: "raw ABI", group: "fixed cost", module: { floor: true }, pluginConfig: "", filters: [], routes: OK_ROUTE, headers: {}, quick: true },
+    { name: "empty-as", pair: "floor-wasm", kind: "wasm", sdk: "proxy-wasm-as", group: "fixed cost", module: { build: "empty" }, pluginConfig: "", filters: [], routes: OK_ROUTE, headers: {}, quick: true },
 
     { name: "fault-native", kind: "native", sdk: "envoy", group: "fault", filters: [nativeFilter("envoy.filters.http.fault", FAULT_CONFIG)], routes: OK_ROUTE, headers: {}, quick: true },
     { name: "fault-as", kind: "wasm", sdk: "proxy-wasm-as", group: "fault", pair: "fault-native", module: { build: "fault" }, pluginConfig: JSON.stringify(FAULT_CONFIG), filters: [], routes: OK_ROUTE, headers: {}, quick: true },

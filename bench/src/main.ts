@@ -11,6 +11,8 @@ import { httpListener, locateEnvoy, startEnvoy, ENVOY_VERSION, type StartedEnvoy
 import { allCases, AS_FOLDERS, filtersOf, type BenchCase } from "./cases";
 import { renderChart } from "./chart";
 import { fortioVersion, runLoad, type LoadResult } from "./load";
+import { countModule } from "./counts";
+import { floorModule } from "./floor";
 import { measureModule, round, type ModuleFigures } from "./modules";
 import { deriveComparisons, type CaseResult, type Results } from "./results";
 import { mintKeys } from "./tokens";
@@ -29,10 +31,13 @@ interface Settings {
   maxConnections: number;
   soakRequests: number;
   vmStarts: number;
+  /** Requests of the metered run (exact counts), after a warm-up of countWarmup. */
+  countRequests: number;
+  countWarmup: number;
 }
 
-const FULL: Settings = { mode: "full", rounds: 3, warmupSeconds: 2, latencySeconds: 8, maxSeconds: 5, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 10_000, vmStarts: 5 };
-const QUICK: Settings = { mode: "quick", rounds: 1, warmupSeconds: 1, latencySeconds: 4, maxSeconds: 3, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 1_000, vmStarts: 3 };
+const FULL: Settings = { mode: "full", rounds: 3, warmupSeconds: 2, latencySeconds: 8, maxSeconds: 5, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 10_000, vmStarts: 5, countRequests: 1_000, countWarmup: 100 };
+const QUICK: Settings = { mode: "quick", rounds: 1, warmupSeconds: 1, latencySeconds: 4, maxSeconds: 3, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 1_000, vmStarts: 3, countRequests: 200, countWarmup: 20 };
 
 /** Envoy (its worker and main thread) on one core, the load generator on the other. */
 const ENVOY_CORE = 0;
@@ -180,6 +185,7 @@ async function main(): Promise<void> {
       results.push(r);
       let wasmFile: string | undefined;
       if (c.module && "build" in c.module) wasmFile = built.get(c.module.build);
+      if (c.module && "floor" in c.module) wasmFile = floorModule();
       if (c.module && "sdk" in c.module) {
         const st = sdks[c.module.sdk];
         if (!st) r.error = `not built: run scripts/setup-bench.sh (bench/build/sdks.json has no entry for ${c.module.sdk})`;
@@ -195,6 +201,12 @@ async function main(): Promise<void> {
         const m: ModuleFigures = await measureModule(wasmFile, { pluginConfig: c.pluginConfig ?? "", headers: c.headers, soakRequests: s.soakRequests, starts: s.vmStarts });
         Object.assign(r, { module_bytes: m.module_bytes, module_gzip_bytes: m.module_gzip_bytes, memory_bytes: m.memory_bytes, memory_start_bytes: m.memory_start_bytes, vm_start_ms: m.vm_start_ms });
         if (m.emulator_error) r.emulator_error = m.emulator_error;
+        try {
+          r.counts = await countModule(wasmFile, { pluginConfig: c.pluginConfig ?? "", headers: c.headers, requests: s.countRequests, warmup: s.countWarmup });
+          console.log(`${c.name}: ${r.counts.instructions_per_req} Wasm instructions and ${r.counts.host_calls_per_req} host calls per request (metered, emulator)`);
+        } catch (err) {
+          r.emulator_error = `metered run: ${(err as Error).message.split("\n")[0]}`;
+        }
         console.log(`${c.name}: ${m.module_bytes} bytes (${m.module_gzip_bytes} gzip), memory ${m.memory_start_bytes} -> ${m.memory_bytes} bytes after ${s.soakRequests} requests, VM start ${m.vm_start_ms} ms${m.emulator_error ? ` (emulator: ${m.emulator_error})` : ""}`);
       }
       runnable.push({ c, r, wasmFile, rounds: [] });
@@ -253,6 +265,7 @@ async function main(): Promise<void> {
       memory: `emulator (src/emulator, V8 in Node ${process.version}): linear memory after ${s.soakRequests} requests`,
       vm_start: `emulator: median of ${s.vmStarts} Host.start runs (compile, instantiate, vm_start, configure)`,
       cpu: "Envoy process user+system CPU during the max-throughput run, divided by its requests",
+      counts: `emulator, metered copy of each module: Wasm instructions and host calls over ${s.countRequests} requests after ${s.countWarmup} not counted, divided by ${s.countRequests}`,
     },
     sdks,
     cases: results,

@@ -26,7 +26,8 @@ export interface SoakSpec {
   starts: number;
 }
 
-function requestHeaders(extra: Record<string, string>): Array<[string, string]> {
+/** The headers of one bench request: a GET /bench with the case's own headers. */
+export function requestHeaders(extra: Record<string, string>): Array<[string, string]> {
   return [[":method", "GET"], [":path", "/bench"], [":authority", "bench"], [":scheme", "http"], ...Object.entries(extra)];
 }
 

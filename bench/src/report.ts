@@ -41,6 +41,20 @@ export function renderTables(doc: Results): string {
     if (c.kind !== "wasm" || c.module_bytes === null) continue;
     lines.push(`| ${c.name} | ${c.sdk} | ${c.module_bytes.toLocaleString("en-US")} B | ${(c.module_gzip_bytes ?? 0).toLocaleString("en-US")} B | ${kib(c.memory_start_bytes)} | ${kib(c.memory_bytes)} | ${n(c.vm_start_ms, 2)} |`);
   }
+  const counted = doc.cases.filter((c) => c.counts);
+  if (counted.length > 0) {
+    lines.push("");
+    lines.push("Exact counts per request (a metered copy of each module in the emulator, see Method; they do not depend on the machine's load):");
+    lines.push("");
+    lines.push("| case | Wasm instructions | of which request / response / end | host calls | host calls by kind |");
+    lines.push("| --- | ---: | ---: | ---: | --- |");
+    for (const c of counted) {
+      const k = c.counts!;
+      const kinds = Object.entries(k.host_calls_by_kind).sort((a, b) => b[1] - a[1]).map(([name, v]) => `${name.replace(/^proxy_/, "")} ${n(v, 2)}`).join(", ");
+      const p = k.instructions_by_phase;
+      lines.push(`| ${c.name} | ${n(k.instructions_per_req)} | ${n(p.request)} / ${n(p.response)} / ${n(p.end)} | ${n(k.host_calls_per_req, 2)} | ${kinds || "none"} |`);
+    }
+  }
   const missing = doc.cases.filter((c) => c.error);
   if (missing.length > 0) {
     lines.push("");

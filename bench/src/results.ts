@@ -1,4 +1,5 @@
 // The shape of bench/results/*.json and the figures derived from the measured ones.
+import type { CountFigures } from "./counts";
 
 export interface CaseResult {
   name: string;
@@ -34,6 +35,8 @@ export interface CaseResult {
   /** Why the case has no figures (or only some). */
   error: string | null;
   emulator_error?: string;
+  /** Exact per-request counts from the metered module in the emulator (counts.ts). */
+  counts?: CountFigures;
 }
 
 export interface Results {

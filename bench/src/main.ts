@@ -11,6 +11,7 @@ import { httpListener, locateEnvoy, startEnvoy, ENVOY_VERSION, type StartedEnvoy
 import { allCases, AS_FOLDERS, filtersOf, type BenchCase } from "./cases";
 import { renderChart } from "./chart";
 import { fortioVersion, runLoad, type LoadResult } from "./load";
+import { alternate } from "./alternate";
 import { countModule } from "./counts";
 import { floorModule } from "./floor";
 import { measureModule, round, type ModuleFigures } from "./modules";
@@ -34,10 +35,15 @@ interface Settings {
   /** Requests of the metered run (exact counts), after a warm-up of countWarmup. */
   countRequests: number;
   countWarmup: number;
+  /** Alternated pairs (alternate.ts): rounds of floor, case, pair slices, each slice this long; and which
+   *  cases get one (all with a pair, or these names). */
+  alternateRounds: number;
+  sliceSeconds: number;
+  alternateOnly?: string[];
 }
 
-const FULL: Settings = { mode: "full", rounds: 3, warmupSeconds: 2, latencySeconds: 8, maxSeconds: 5, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 10_000, vmStarts: 5, countRequests: 1_000, countWarmup: 100 };
-const QUICK: Settings = { mode: "quick", rounds: 1, warmupSeconds: 1, latencySeconds: 4, maxSeconds: 3, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 1_000, vmStarts: 3, countRequests: 200, countWarmup: 20 };
+const FULL: Settings = { mode: "full", rounds: 3, warmupSeconds: 2, latencySeconds: 8, maxSeconds: 5, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 10_000, vmStarts: 5, countRequests: 1_000, countWarmup: 100, alternateRounds: 7, sliceSeconds: 2 };
+const QUICK: Settings = { mode: "quick", rounds: 1, warmupSeconds: 1, latencySeconds: 4, maxSeconds: 3, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 1_000, vmStarts: 3, countRequests: 200, countWarmup: 20, alternateRounds: 2, sliceSeconds: 1, alternateOnly: ["empty-as"] };
 
 /** Envoy (its worker and main thread) on one core, the load generator on the other. */
 const ENVOY_CORE = 0;
@@ -226,6 +232,19 @@ async function main(): Promise<void> {
         }
       }
     }
+    const floorCase = runnable.find((x) => x.c.kind === "none");
+    for (const x of runnable) {
+      const p = runnable.find((y) => y.c.name === x.c.pair);
+      if (!floorCase || !p || x.r.error || p.r.error || (s.alternateOnly && !s.alternateOnly.includes(x.c.name))) continue;
+      process.stdout.write(`alternated ${x.c.name} / ${p.c.name}: `);
+      try {
+        const alt = await alternate(floorCase, x, p, { rounds: s.alternateRounds, sliceSeconds: s.sliceSeconds, connections: s.maxConnections, launcher, loadCore: LOAD_CORE, cpuSeconds });
+        x.r.alternated = alt;
+        console.log(`added CPU ratio ${alt.median} (IQR ${alt.q1}–${alt.q3}, range ${alt.min}–${alt.max})${alt.conclusive ? "" : ", within the spread"}`);
+      } catch (err) {
+        console.log(`failed: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }
     for (const x of runnable) {
       if (x.rounds.length === 0) continue;
       for (const key of ["p50_us", "p90_us", "p99_us", "rps_max", "cpu_us_per_req", "rps_at_fixed_rate", "load_average"] as const) {
@@ -265,6 +284,7 @@ async function main(): Promise<void> {
       memory: `emulator (src/emulator, V8 in Node ${process.version}): linear memory after ${s.soakRequests} requests`,
       vm_start: `emulator: median of ${s.vmStarts} Host.start runs (compile, instantiate, vm_start, configure)`,
       cpu: "Envoy process user+system CPU during the max-throughput run, divided by its requests",
+      alternated: `floor, case and pair Envoys up at once; ${s.alternateRounds} rounds of -qps 0 -c ${s.maxConnections} slices of ${s.sliceSeconds}s on each in turn (after one warm-up slice each); per round (case - floor) / (pair - floor) CPU per request`,
       counts: `emulator, metered copy of each module: Wasm instructions and host calls over ${s.countRequests} requests after ${s.countWarmup} not counted, divided by ${s.countRequests}`,
     },
     sdks,

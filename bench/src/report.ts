@@ -55,6 +55,19 @@ export function renderTables(doc: Results): string {
       lines.push(`| ${c.name} | ${n(k.instructions_per_req)} | ${n(p.request)} / ${n(p.response)} / ${n(p.end)} | ${n(k.host_calls_per_req, 2)} | ${kinds || "none"} |`);
     }
   }
+  const alternated = doc.cases.filter((c) => c.alternated);
+  if (alternated.length > 0) {
+    lines.push("");
+    lines.push("Added CPU ratios from alternated slices (floor, case, pair Envoys up at once, load switched between them; see Method):");
+    lines.push("");
+    lines.push("| case | vs | added CPU µs/req (case / pair) | ratio, median | IQR | range | rounds | reading |");
+    lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+    for (const c of alternated) {
+      const a = c.alternated!;
+      const reading = a.conclusive ? (a.median < 1 ? "case cheaper" : "case dearer") : "within the spread: not told apart";
+      lines.push(`| ${c.name} | ${a.pair} | ${n(a.added_cpu_us, 2)} / ${n(a.pair_added_cpu_us, 2)} | ${a.median.toFixed(2)}× | ${a.q1.toFixed(2)}–${a.q3.toFixed(2)} | ${a.min.toFixed(2)}–${a.max.toFixed(2)} | ${a.rounds} × ${a.slice_seconds} s | ${reading} |`);
+    }
+  }
   const missing = doc.cases.filter((c) => c.error);
   if (missing.length > 0) {
     lines.push("");

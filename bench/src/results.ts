@@ -1,4 +1,5 @@
 // The shape of bench/results/*.json and the figures derived from the measured ones.
+import type { AlternatedRatio } from "./alternate";
 import type { CountFigures } from "./counts";
 
 export interface CaseResult {
@@ -37,6 +38,8 @@ export interface CaseResult {
   emulator_error?: string;
   /** Exact per-request counts from the metered module in the emulator (counts.ts). */
   counts?: CountFigures;
+  /** Added CPU ratio to the pair from tightly alternated slices (alternate.ts). */
+  alternated?: AlternatedRatio;
 }
 
 export interface Results {

@@ -128,6 +128,15 @@ export class RouteRules {
     return new ConfigObject(mergePatch(base, this.patches[i]), path, this.errors);
   }
 
+  /**
+   * Rule `i`'s own `config`, as written (for a filter that refuses some fields in rules, such as settings
+   * whose state all routes share). Valid in onConfigure.
+   */
+  patch(i: i32): ConfigObject {
+    const path = (this.basePath.length > 0 ? this.basePath + "." : "") + ROUTE_RULES_FIELD + "[" + this.matches[i].index.toString() + "].config";
+    return new ConfigObject(this.patches[i], path, this.errors);
+  }
+
   /** Drops the JSON kept for `merged`, once every rule's configuration is built. */
   compact(): void {
     this.patches = [];

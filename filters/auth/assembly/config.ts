@@ -123,8 +123,10 @@ export const MIN_KID_REFETCH_COOLDOWN_NS: u64 = 1_000_000_000;
 
 const TOP_FIELDS = [
   "providers", "rules", "bypass_cors_preflight", "strip_failure_response", "filter_state_rules", "requirement_map",
-  "api_keys", "ext_authz", "limits",
+  "api_keys", "ext_authz", "limits", "route_rules",
 ];
+/** Fields a route rule may not change: all routes share their state (key sets and fetches, the token cache). */
+export const SHARED_FIELDS = ["providers", "limits"];
 const PROVIDER_FIELDS = [
   "issuer", "audiences", "remote_jwks", "local_jwks", "forward", "from_headers", "from_params", "from_cookies",
   "forward_payload_header", "pad_forward_payload_header", "clock_skew_seconds", "claim_to_headers", "clear_route_cache",
@@ -144,7 +146,7 @@ export function parseAuthConfig(cfg: ConfigObject): AuthConfig | null {
   const e = cfg.errors;
   if (!cfg.allowOnly(TOP_FIELDS)) return null;
   notSupported(cfg, "filter_state_rules", "Wasm filters cannot read Envoy's Router::StringAccessor filter state");
-  notSupported(cfg, "requirement_map", "it is selected by per-route config (PerRouteConfig), which Wasm filters do not receive; use rules");
+  notSupported(cfg, "requirement_map", "it is selected by per-route config (PerRouteConfig), which Wasm filters do not receive; use rules, or route_rules for settings per route");
   out.bypassCorsPreflight = cfg.bool("bypass_cors_preflight", false);
   out.stripFailureResponse = cfg.bool("strip_failure_response", false);
 

@@ -11,10 +11,11 @@ import {
   RootContext, HttpContext, Action, Header, registerRootContext, requestHeaders, sendLocalResponse,
   ConfigErrors, readPluginConfig, log, Counter, nowNanos, HttpCallHandler, httpCall, httpCallResponseHeaders,
   httpCallResponseBody, clearRouteCache, encodeUtf8, JsonValue, decodeUtf8, isHeaderValue, isHeaderValueBytes,
-  asciiLower, normalizePath, PathNormalization,
+  asciiLower, normalizePath, PathNormalization, RouteRules,
 } from "proxy-wasm-as";
 import {
   AuthConfig, ProviderConfig, Requirement, ReqKind, Rule, MatchKind, parseAuthConfig, ApiKeysConfig, ExtAuthzConfig,
+  SHARED_FIELDS,
 } from "./config";
 import { Status, statusMessage, verifyJws, checkClaims, Claims } from "./jwt";
 import { ProviderState, JwksMetrics, KeyWaiter } from "./jwks";
@@ -49,8 +50,13 @@ class Metrics {
 
 let metrics: Metrics | null = null;
 
+const EMPTY_CONFIG = new AuthConfig();
+
 class AuthRoot extends RootContext {
+  /** The filter's own configuration, and one per route rule (in the rules' order). */
   config: AuthConfig = new AuthConfig();
+  routeRules: RouteRules = new RouteRules();
+  ruleConfigs: AuthConfig[] = [];
   providers: ProviderState[] = [];
   cache: TokenCache = new TokenCache(0);
 
@@ -58,12 +64,31 @@ class AuthRoot extends RootContext {
     const errors = new ConfigErrors();
     const obj = readPluginConfig(errors);
     const cfg = obj !== null ? parseAuthConfig(obj) : null;
+    let routeRules = new RouteRules();
+    const ruleConfigs: AuthConfig[] = [];
+    if (cfg !== null && errors.ok) {
+      routeRules = RouteRules.parse(obj!);
+      for (let i = 0; i < routeRules.length && errors.ok; i++) {
+        const patch = routeRules.patch(i);
+        for (let k = 0; k < SHARED_FIELDS.length; k++) {
+          if (patch.json.get(SHARED_FIELDS[k]) !== null) {
+            patch.error(SHARED_FIELDS[k], "is shared by all routes (key sets, fetches and the token cache): set it at the top level only");
+          }
+        }
+        if (!errors.ok) break;
+        const rc = parseAuthConfig(routeRules.merged(i));
+        if (rc !== null) ruleConfigs.push(rc);
+      }
+      routeRules.compact();
+    }
     if (cfg === null || !errors.ok) {
       log.error("auth: invalid configuration: " + errors.first);
       return false;
     }
     if (metrics === null) metrics = new Metrics();
     this.config = cfg;
+    this.routeRules = routeRules;
+    this.ruleConfigs = ruleConfigs;
     this.cache = new TokenCache(cfg.tokenCacheSize, cfg.tokenCacheBytes);
     this.providers = [];
     let remote = false;
@@ -106,6 +131,8 @@ class ExtAuthzHandler extends HttpCallHandler {
 }
 
 class AuthStream extends HttpContext {
+  /** The configuration for this request's route (the filter's or a route rule's), chosen once. */
+  private cfg: AuthConfig = EMPTY_CONFIG;
   private stage: Stage = Stage.Jwt;
   private paused: bool = false;
   private finished: bool = false;
@@ -120,6 +147,9 @@ class AuthStream extends HttpContext {
   get authRoot(): AuthRoot { return changetype<AuthRoot>(this.root); }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
+    const root = this.authRoot;
+    const rule = root.routeRules.select();
+    this.cfg = rule < 0 ? root.config : unchecked(root.ruleConfigs[rule]);
     this.sanitize();
     const a = this.run();
     if (a == Action.Pause) this.paused = true;
@@ -148,7 +178,7 @@ class AuthStream extends HttpContext {
 
   /** Runs the stages from the current one; Pause when one answered or waits. */
   private run(): Action {
-    const cfg = this.authRoot.config;
+    const cfg = this.cfg;
     while (this.stage != Stage.Done) {
       if (this.stage == Stage.Jwt) {
         const s = this.jwtStage(cfg);
@@ -170,7 +200,7 @@ class AuthStream extends HttpContext {
 
   /** Removes headers only this filter may set, so a client cannot forge them. */
   private sanitize(): void {
-    const cfg = this.authRoot.config;
+    const cfg = this.cfg;
     for (let i = 0; i < cfg.providers.length; i++) {
       const p = cfg.providers[i];
       if (p.forwardPayloadHeader.length > 0) requestHeaders.remove(p.forwardPayloadHeader);
@@ -263,7 +293,7 @@ class AuthStream extends HttpContext {
 
   private verifyToken(p: ProviderState, loc: TokenLocation, audiences: string[]): Status {
     const root = this.authRoot;
-    const cfg = root.config;
+    const cfg = this.cfg;
     const token = encodeUtf8(loc.token);
     if (token.byteLength > cfg.maxTokenBytes) return Status.JwtTooLarge;
     const now = nowNanos();
@@ -341,7 +371,7 @@ class AuthStream extends HttpContext {
     const msg = statusMessage(s);
     const code: u32 = s == Status.JwtAudienceNotAllowed ? 403 : 401;
     const details = "jwt_authn_access_denied{" + msg.replaceAll(" ", "_") + "}";
-    if (this.authRoot.config.stripFailureResponse) {
+    if (this.cfg.stripFailureResponse) {
       sendLocalResponse(code, details, new ArrayBuffer(0), []);
       return;
     }
@@ -361,7 +391,7 @@ class AuthStream extends HttpContext {
 
   /** `path` without the query parameters tokens are read from (providers without `forward`). */
   private withoutTokenParams(path: string): string {
-    const providers = this.authRoot.config.providers;
+    const providers = this.cfg.providers;
     for (let i = 0; i < providers.length; i++) {
       const p = providers[i];
       if (p.forward) continue;
@@ -485,7 +515,7 @@ class AuthStream extends HttpContext {
 
   onExtAuthzResponse(numHeaders: u32, bodySize: usize): void {
     if (this.finished) return;
-    const c = this.authRoot.config.extAuthz!;
+    const c = this.cfg.extAuthz!;
     const status: string | null = numHeaders == 0 ? null : httpCallResponseHeaders.get(":status");
     const code = status !== null ? statusCode(status) : 0;
     // 1xx is no decision (a final answer was expected): an error, as a 5xx is.

@@ -3,7 +3,7 @@
 // requests give the same counts on any machine.
 import { readFileSync } from "node:fs";
 import { Host, LogLevel } from "../../src/emulator";
-import { CALL_EXPORT_PREFIX, INSTRUCTIONS_EXPORT, meter } from "./meter";
+import { CALL_EXPORT_PREFIX, FUNCTION_EXPORT_PREFIX, functionNames, INSTRUCTIONS_EXPORT, meter } from "./meter";
 import { requestHeaders } from "./modules";
 
 export interface CountFigures {
@@ -18,6 +18,9 @@ export interface CountFigures {
   /** Requests measured (after `warmup` that were not). */
   requests: number;
   warmup: number;
+  /** Per-function instructions per request, by function name (index when the module has no names), when
+   *  asked for with `perFunction`. */
+  by_function?: Record<string, number>;
 }
 
 export interface CountSpec {
@@ -25,6 +28,8 @@ export interface CountSpec {
   headers: Record<string, string>;
   requests: number;
   warmup: number;
+  /** Also count each function's own instructions (CountFigures.by_function). */
+  perFunction?: boolean;
 }
 
 type Counters = Record<string, WebAssembly.Global>;
@@ -59,7 +64,8 @@ async function loadRecording(bytes: Uint8Array, spec: CountSpec): Promise<{ host
 const read = (g: WebAssembly.Global) => Number(g.value as bigint);
 
 export async function countModule(file: string, spec: CountSpec): Promise<CountFigures> {
-  const { bytes } = meter(new Uint8Array(readFileSync(file)));
+  const original = new Uint8Array(readFileSync(file));
+  const { bytes } = meter(original, { perFunction: spec.perFunction });
   const { host, counters } = await loadRecording(bytes, spec);
   const instr = counters[INSTRUCTIONS_EXPORT];
   const headers = requestHeaders(spec.headers);
@@ -105,6 +111,16 @@ export async function countModule(file: string, spec: CountSpec): Promise<CountF
     requests: spec.requests,
     warmup: spec.warmup,
   };
+  if (spec.perFunction) {
+    const names = functionNames(original);
+    const fns: Array<[string, number]> = [];
+    for (const [name, g] of Object.entries(counters)) {
+      if (!name.startsWith(FUNCTION_EXPORT_PREFIX) || read(g) === 0) continue;
+      const idx = Number(name.slice(FUNCTION_EXPORT_PREFIX.length));
+      fns.push([names.get(idx) ?? `#${idx}`, per(read(g))]);
+    }
+    figures.by_function = Object.fromEntries(fns.sort((a, b) => b[1] - a[1]));
+  }
   host.shutdown();
   return figures;
 }

@@ -15,6 +15,7 @@
 
 export const INSTRUCTIONS_EXPORT = "__meter_instructions";
 export const CALL_EXPORT_PREFIX = "__meter_call_";
+export const FUNCTION_EXPORT_PREFIX = "__meter_fn_";
 
 class Reader {
   constructor(readonly b: Uint8Array, public o = 0) {}
@@ -132,14 +133,43 @@ function skipImmediates(r: Reader, op: number): void {
   throw new Error(`unknown instruction 0x${op.toString(16)}`);
 }
 
+/** Function names from the module's name section, by function index (empty when it has none). */
+export function functionNames(wasm: Uint8Array): Map<number, string> {
+  const names = new Map<number, string>();
+  const r = new Reader(wasm, 8);
+  while (r.o < wasm.length) {
+    const id = r.byte();
+    const size = r.u32();
+    const end = r.o + size;
+    if (id === 0 && r.name() === "name") {
+      while (r.o < end) {
+        const sub = r.byte();
+        const subSize = r.u32();
+        const subEnd = r.o + subSize;
+        if (sub === 1) {
+          const n = r.u32();
+          for (let i = 0; i < n; i++) {
+            const idx = r.u32();
+            names.set(idx, r.name());
+          }
+        }
+        r.o = subEnd;
+      }
+    }
+    r.o = end;
+  }
+  return names;
+}
+
 export interface MeteredModule {
   bytes: Uint8Array;
   /** "module.name" of every imported function, in import order. */
   imports: string[];
 }
 
-/** Returns the metered copy of `wasm`. */
-export function meter(wasm: Uint8Array): MeteredModule {
+/** Returns the metered copy of `wasm`; with `perFunction`, each defined function also gets an instruction
+ *  counter of its own (its own instructions only, not its callees'), exported as `__meter_fn_<index>`. */
+export function meter(wasm: Uint8Array, opts: { perFunction?: boolean } = {}): MeteredModule {
   const r = new Reader(wasm, 8);
   const sections: Array<{ id: number; start: number; end: number }> = [];
   while (r.o < wasm.length) {
@@ -151,6 +181,7 @@ export function meter(wasm: Uint8Array): MeteredModule {
   const imports: string[] = [];
   let importedGlobals = 0;
   let definedGlobals = 0;
+  let definedFunctions = 0;
   for (const s of sections) {
     if (s.id === 2) {
       const q = new Reader(wasm, s.start);
@@ -178,12 +209,14 @@ export function meter(wasm: Uint8Array): MeteredModule {
         } else throw new Error(`unknown import kind ${kind}`);
       }
     } else if (s.id === 6) definedGlobals = new Reader(wasm, s.start).u32();
+    else if (s.id === 3) definedFunctions = new Reader(wasm, s.start).u32();
   }
   const instrGlobal = importedGlobals + definedGlobals;
   const callGlobal = (fn: number) => instrGlobal + 1 + fn;
+  const fnGlobal = (defined: number) => instrGlobal + 1 + imports.length + defined;
   const add = (global: number, n: number) => [0x23, ...leb(global), 0x42, ...sleb64(n), 0x7c, 0x24, ...leb(global)];
 
-  const meterBody = (start: number, end: number): number[] => {
+  const meterBody = (start: number, end: number, defined: number): number[] => {
     const q = new Reader(wasm, start);
     const localGroups = q.u32();
     for (let i = 0; i < localGroups; i++) {
@@ -196,6 +229,7 @@ export function meter(wasm: Uint8Array): MeteredModule {
     let count = 0;
     const flush = () => {
       if (count > 0) append(out, add(instrGlobal, count));
+      if (count > 0 && opts.perFunction) append(out, add(fnGlobal(defined), count));
       append(out, segment);
       segment = [];
       count = 0;
@@ -225,7 +259,7 @@ export function meter(wasm: Uint8Array): MeteredModule {
     append(out, leb(content.length));
     append(out, content);
   };
-  const newGlobals = imports.length + 1;
+  const newGlobals = imports.length + 1 + (opts.perFunction ? definedFunctions : 0);
   const globalEntries: number[] = [];
   for (let i = 0; i < newGlobals; i++) globalEntries.push(0x7e, 0x01, 0x42, 0x00, 0x0b);
   const newExports: number[][] = [[...str(INSTRUCTIONS_EXPORT), 0x03, ...leb(instrGlobal)]];
@@ -236,6 +270,9 @@ export function meter(wasm: Uint8Array): MeteredModule {
     seen.set(name, k + 1);
     newExports.push([...str(`${CALL_EXPORT_PREFIX}${name}${k ? `#${k}` : ""}`), 0x03, ...leb(callGlobal(i))]);
   });
+  if (opts.perFunction) {
+    for (let i = 0; i < definedFunctions; i++) newExports.push([...str(`${FUNCTION_EXPORT_PREFIX}${imports.length + i}`), 0x03, ...leb(fnGlobal(i))]);
+  }
   let wroteGlobals = false;
   // Section order: the global section (6) comes after memory (5) and before export (7).
   const writeGlobalsIfMissing = (nextId: number) => {
@@ -267,7 +304,7 @@ export function meter(wasm: Uint8Array): MeteredModule {
       const bodies: number[] = [...leb(n)];
       for (let i = 0; i < n; i++) {
         const size = q.u32();
-        const metered = meterBody(q.o, q.o + size);
+        const metered = meterBody(q.o, q.o + size, i);
         append(bodies, leb(metered.length));
         append(bodies, metered);
         q.o += size;

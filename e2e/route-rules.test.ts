@@ -1,5 +1,6 @@
 // Per-route rules in a real Envoy: one plugin instance in the filter chain, different settings on routes
-// that differ only by their name (xds.route_name), as docs/route-rules.md describes.
+// that differ only by their name (xds.route_name), as docs/route-rules.md describes: faults, and rate limits
+// (exact across Envoy's workers, so the counts are exact).
 
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -13,7 +14,7 @@ let echoPort = 0;
 beforeAll(async () => { echoPort = (await harness.startEcho({ name: "echo" })).port; }, 60_000);
 
 /** Three named routes to the same cluster; the filter is the only thing that tells them apart. */
-async function startWith(filter: string, configuration: JsonObject): Promise<StartedEnvoy> {
+async function startWith(filter: string, configuration: JsonObject, concurrency = 1): Promise<StartedEnvoy> {
   const wasmFile = (await buildFilter(join(__dirname, "..", "filters", filter))).wasmPath;
   return harness.startEnvoy({
     listeners: [httpListener("ingress", {
@@ -28,7 +29,7 @@ async function startWith(filter: string, configuration: JsonObject): Promise<Sta
       }],
     })],
     clusters: [cluster("echo", echoPort)],
-  });
+  }, { concurrency });
 }
 
 async function get(envoy: StartedEnvoy, path: string): Promise<{ status: number; ms: number; body: string }> {
@@ -62,5 +63,23 @@ describe("route rules e2e: one plugin, settings per route name", () => {
       return c[0] === 5 && c[1] === 5 ? c : undefined;
     }, { timeoutMs: 10_000, what: "5 aborts and 5 delays in Envoy's stats" });
     expect(counted).toEqual([5, 5]);
+  });
+
+  test("ratelimit, 2 workers: 3 per minute on route orders, 10 on route search, 100 on the rest, each its own bucket", async () => {
+    const bucket = (n: number) => ({ max_tokens: n, tokens_per_fill: n, fill_interval: "60s" });
+    const envoy = await startWith("ratelimit", {
+      token_bucket: bucket(100),
+      route_rules: [
+        { match: { route_name: "orders" }, config: { token_bucket: bucket(3) } },
+        { match: { route_name: "search" }, config: { token_bucket: bucket(10) } },
+      ],
+    }, 2);
+    const count = async (path: string, n: number) => {
+      const answers = await Promise.all(Array.from({ length: n }, (_, i) => get(envoy, `${path}${i}`)));
+      return [answers.filter((a) => a.status === 200).length, answers.filter((a) => a.status === 429).length];
+    };
+    expect(await count("/orders/", 8)).toEqual([3, 5]);
+    expect(await count("/search?q=", 15)).toEqual([10, 5]);
+    expect(await count("/home/", 40)).toEqual([40, 0]);
   });
 });

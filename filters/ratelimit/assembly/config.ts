@@ -77,6 +77,7 @@ const FIELDS = [
   "enable_x_ratelimit_headers", "enable_ratelimit_headers", "disable_x_envoy_ratelimited_header", "always_consume_default_token_bucket",
   "rate_limits", "max_dynamic_descriptors",
   "domain", "rate_limit_service", "timeout", "failure_mode_deny", "status_on_error", "rate_limited_status",
+  "route_rules",
 ];
 const LOCAL_ONLY = ["token_bucket", "descriptors", "always_consume_default_token_bucket", "max_dynamic_descriptors"];
 const GLOBAL_ONLY = ["domain", "timeout", "failure_mode_deny", "status_on_error", "rate_limited_status"];

@@ -9,7 +9,7 @@ import {
   RootContext, HttpContext, Action, Header, WasmResult, registerRootContext, requestHeaders, responseHeaders,
   grpcReceiveBuffer, sendLocalResponse, grpcCall, cancelGrpcCall, GrpcHandler, Counter, ConfigErrors,
   readPluginConfig, log, nowNanos, randomBelow, randomU32, atomicUpdate, SharedDataUpdater, attributes,
-  encodeUtf8, getSharedData,
+  encodeUtf8, getSharedData, RouteRules,
 } from "proxy-wasm-as";
 import { FilterConfig, LocalDescriptor, ALWAYS_PPM, parseFilterConfig } from "./config";
 import { BucketParams, CANDIDATES, Charged, ConsumeUpdater, RefundUpdater, Outcome, consumeFixed, consumeSlot, refund } from "./bucket";
@@ -85,14 +85,26 @@ class LimitInfo {
 
 function ceilSeconds(ns: u64): u64 { return (ns + 999_999_999) / 1_000_000_000; }
 
-class RateLimitRoot extends RootContext {
-  cfg: FilterConfig = new FilterConfig();
-  metrics: Metrics | null = null;
-  /** Shared-data key prefix: per plugin name, so two plugins in one VM keep their buckets apart. */
-  ns: string = "";
+/**
+ * One configuration's limits, the filter's own or a route rule's, with the shared-data keys of its buckets.
+ * Each plan has buckets of its own: a route rule is a separate limit even where it inherits token_bucket.
+ */
+class Plan {
   defaultKey: string = "";
   descriptorKeys: string[] = [];
   descriptorFingerprints: u64[] = [];
+  /** Per descriptor: its slot table's key prefix and its overflow bucket's key (dynamic ones only). */
+  slotPrefixes: string[] = [];
+  overflowKeys: string[] = [];
+  constructor(public readonly cfg: FilterConfig, public readonly metrics: Metrics) {}
+}
+
+class RateLimitRoot extends RootContext {
+  /** The filter's own configuration (plans[0]) and one plan per route rule (plans[1 + rule]). */
+  plans: Plan[] = [];
+  routeRules: RouteRules = new RouteRules();
+  /** Shared-data key prefix: per plugin name, so two plugins in one VM keep their buckets apart. */
+  ns: string = "";
   k0: u64 = 0;
   k1: u64 = 0;
   k2: u64 = 0;
@@ -104,24 +116,45 @@ class RateLimitRoot extends RootContext {
   readonly charged: Charged[] = [];
   private scratch: ArrayBuffer = new ArrayBuffer(256);
   private readonly candidates: StaticArray<u32> = new StaticArray<u32>(CANDIDATES);
-  /** Per descriptor: its slot table's key prefix and its overflow bucket's key (dynamic ones only). */
-  slotPrefixes: string[] = [];
-  overflowKeys: string[] = [];
 
   onConfigure(size: usize): bool {
     const errors = new ConfigErrors();
     const obj = readPluginConfig(errors);
     const cfg = obj !== null ? parseFilterConfig(obj) : null;
+    const configs: FilterConfig[] = [];
+    const prefixes: string[] = [""];
+    let routeRules = new RouteRules();
+    if (cfg !== null && errors.ok) {
+      configs.push(cfg);
+      routeRules = RouteRules.parse(obj!);
+      for (let i = 0; i < routeRules.length && errors.ok; i++) {
+        const rc = parseFilterConfig(routeRules.merged(i));
+        if (rc !== null) configs.push(rc);
+        // Bucket keys follow the rule's place in the configuration, not its rank.
+        prefixes.push("r" + routeRules.matches[i].index.toString() + "/");
+      }
+      routeRules.compact();
+    }
     if (cfg === null || !errors.ok) {
       log.error("ratelimit: invalid configuration: " + errors.first);
       return false;
     }
-    this.cfg = cfg;
-    this.metrics = new Metrics(cfg.metricPrefix);
     const name = attributes.plugin.name();
     this.ns = "ratelimit/" + (name !== null ? name : "") + "/";
-    if (!cfg.global) {
-      this.defaultKey = this.ns + "default";
+    this.routeRules = routeRules;
+    this.plans = [];
+    let local = false;
+    for (let i = 0; i < configs.length; i++) {
+      const c = configs[i];
+      // Configurations with the same stat_prefix count in the same metrics.
+      let metrics: Metrics | null = null;
+      for (let k = 0; k < i && metrics === null; k++) {
+        if (this.plans[k].cfg.metricPrefix == c.metricPrefix) metrics = this.plans[k].metrics;
+      }
+      this.plans.push(new Plan(c, metrics !== null ? metrics : new Metrics(c.metricPrefix)));
+      if (!c.global) local = true;
+    }
+    if (local) {
       const seedKey = this.ns + "seed";
       const r = atomicUpdate(seedKey, new SeedUpdater());
       const seed = getSeed(seedKey);
@@ -134,20 +167,23 @@ class RateLimitRoot extends RootContext {
       this.k1 = load<u64>(p, 8);
       this.k2 = load<u64>(p, 16);
       this.k3 = load<u64>(p, 24);
-      this.descriptorKeys = [];
-      this.descriptorFingerprints = [];
-      this.slotPrefixes = [];
-      this.overflowKeys = [];
-      for (let i = 0; i < cfg.descriptors.length; i++) {
-        const key = this.ns + "d" + i.toString();
-        this.descriptorKeys.push(key);
-        this.descriptorFingerprints.push(this.fixedFingerprint(i, cfg.descriptors[i]));
-        // Each valueless descriptor has its own table, so keys of one never take the slots of another.
-        this.slotPrefixes.push(key + "/s");
-        this.overflowKeys.push(key + "/o");
+      for (let j = 0; j < this.plans.length; j++) {
+        const plan = this.plans[j];
+        if (plan.cfg.global) continue;
+        const base = this.ns + prefixes[j];
+        plan.defaultKey = base + "default";
+        for (let i = 0; i < plan.cfg.descriptors.length; i++) {
+          const key = base + "d" + i.toString();
+          plan.descriptorKeys.push(key);
+          plan.descriptorFingerprints.push(this.fixedFingerprint(i, plan.cfg.descriptors[i]));
+          // Each valueless descriptor has its own table, so keys of one never take the slots of another.
+          plan.slotPrefixes.push(key + "/s");
+          plan.overflowKeys.push(key + "/o");
+        }
       }
     }
-    log.info("ratelimit: configured (" + (cfg.global ? "global, domain " + cfg.domain + ", cluster " + cfg.cluster : "local") + ")");
+    log.info("ratelimit: configured (" + (cfg.global ? "global, domain " + cfg.domain + ", cluster " + cfg.cluster : "local")
+      + (routeRules.length > 0 ? ", " + routeRules.length.toString() + " route rules" : "") + ")");
     return true;
   }
 
@@ -186,19 +222,19 @@ class RateLimitRoot extends RootContext {
    * Charges one token to the bucket of descriptor `index` for request descriptor `d` (null: the default
    * bucket). Returns the key charged, or null when shared data failed.
    */
-  charge(index: i32, d: Descriptor | null, params: BucketParams, now: u64): string | null {
+  charge(plan: Plan, index: i32, d: Descriptor | null, params: BucketParams, now: u64): string | null {
     const u = this.consume;
     u.params = params;
     u.nowNs = now;
     u.hits = 1;
     if (d === null) {
       u.fingerprint = 1;
-      return consumeFixed(this.defaultKey, u);
+      return consumeFixed(plan.defaultKey, u);
     }
-    const desc = this.cfg.descriptors[index];
+    const desc = plan.cfg.descriptors[index];
     if (!desc.dynamic) {
-      u.fingerprint = this.descriptorFingerprints[index];
-      return consumeFixed(this.descriptorKeys[index], u);
+      u.fingerprint = plan.descriptorFingerprints[index];
+      return consumeFixed(plan.descriptorKeys[index], u);
     }
     const n = this.serialize(index, d);
     const p = changetype<usize>(this.scratch);
@@ -206,14 +242,14 @@ class RateLimitRoot extends RootContext {
     // 0 is never a fingerprint, so a zeroed value can never look like an owned bucket.
     u.fingerprint = sipHash24(this.k2, this.k3, p, <usize>n) | 1;
     const fp = u.fingerprint;
-    const slots = <u64>this.cfg.slots;
+    const slots = <u64>plan.cfg.slots;
     const c = this.candidates;
     unchecked(c[0] = <u32>((h & 0xffffffff) % slots));
     unchecked(c[1] = <u32>((h >> 32) % slots));
     unchecked(c[2] = <u32>((fp & 0xffffffff) % slots));
     unchecked(c[3] = <u32>((fp >> 32) % slots));
-    const charged = consumeSlot(this.slotPrefixes[index], c, this.overflowKeys[index], this.descriptorFingerprints[index], u);
-    const m = this.metrics!;
+    const charged = consumeSlot(plan.slotPrefixes[index], c, plan.overflowKeys[index], plan.descriptorFingerprints[index], u);
+    const m = plan.metrics;
     if (u.evicted) m.evictions.increment();
     if (u.overflowed) m.overflow.increment();
     return charged;
@@ -234,6 +270,8 @@ function roll(ppm: u32): bool {
 }
 
 class RateLimitStream extends HttpContext {
+  /** The limits for this request's route (the filter's own or a route rule's), chosen once. */
+  plan: Plan | null = null;
   /** Headers to add to the response (x-ratelimit-*, and in global mode the service's headers). */
   responseExtra: Header[] | null = null;
   pendingToken: u32 = 0;
@@ -243,9 +281,11 @@ class RateLimitStream extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     const root = this.rl;
-    const cfg = root.cfg;
+    const plan = unchecked(root.plans[1 + root.routeRules.select()]);
+    this.plan = plan;
+    const cfg = plan.cfg;
     if (!roll(cfg.enabledPpm)) return Action.Continue;
-    return cfg.global ? this.checkGlobal(root, cfg) : this.checkLocal(root, cfg);
+    return cfg.global ? this.checkGlobal(root, cfg) : this.checkLocal(root, plan);
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): Action {
@@ -269,8 +309,9 @@ class RateLimitStream extends HttpContext {
 
   // ---- local mode
 
-  private checkLocal(root: RateLimitRoot, cfg: FilterConfig): Action {
-    const m = root.metrics!;
+  private checkLocal(root: RateLimitRoot, plan: Plan): Action {
+    const cfg = plan.cfg;
+    const m = plan.metrics;
     const now = nowNanos();
     const u = root.consume;
     const charged = root.charged;
@@ -293,7 +334,7 @@ class RateLimitStream extends HttpContext {
         }
         if (index < 0) continue;
         matched++;
-        const key = root.charge(index, d, unchecked(cfg.descriptors[index]).params, now);
+        const key = root.charge(plan, index, d, unchecked(cfg.descriptors[index]).params, now);
         if (key === null) { failed = true; continue; }
         if (!this.account(u, charged, key, info)) { allowed = false; retryNs = u.untilFillNs; }
       }
@@ -301,7 +342,7 @@ class RateLimitStream extends HttpContext {
     }
     const dflt = cfg.defaultBucket;
     if (allowed && dflt !== null && (matched == 0 || cfg.alwaysConsumeDefault)) {
-      const key = root.charge(-1, null, dflt, now);
+      const key = root.charge(plan, -1, null, dflt, now);
       if (key === null) failed = true;
       else if (!this.account(u, charged, key, info)) { allowed = false; retryNs = u.untilFillNs; }
     }
@@ -336,7 +377,7 @@ class RateLimitStream extends HttpContext {
    */
   decide(root: RateLimitRoot, cfg: FilterConfig, allowed: bool, info: LimitInfo, retryAfter: u64, details: string,
          serviceHeaders: Header[] | null, body: ArrayBuffer | null): Action {
-    const m = root.metrics!;
+    const m = this.plan!.metrics;
     if (allowed) {
       m.ok.increment();
       if ((cfg.xRateLimitHeaders || cfg.ietfRateLimitHeaders) && info.set) {
@@ -400,7 +441,7 @@ class RateLimitStream extends HttpContext {
   onServiceResponse(resp: RateLimitResponse | null): void {
     this.pending = false;
     const root = this.rl;
-    const cfg = root.cfg;
+    const cfg = this.plan!.cfg;
     if (resp === null || resp.overallCode == Code.Unknown) {
       log.warn("ratelimit: the rate limit service sent " + (resp === null ? "a malformed response" : "overall_code UNKNOWN"));
       this.failure(root, cfg, true);
@@ -433,11 +474,11 @@ class RateLimitStream extends HttpContext {
   onServiceError(status: u32): void {
     this.pending = false;
     log.warn("ratelimit: the rate limit service call failed with gRPC status " + status.toString());
-    this.failure(this.rl, this.rl.cfg, true);
+    this.failure(this.rl, this.plan!.cfg, true);
   }
 
   private failure(root: RateLimitRoot, cfg: FilterConfig, resume: bool): Action {
-    root.metrics!.errors.increment();
+    this.plan!.metrics.errors.increment();
     if (cfg.failureModeDeny) {
       sendLocalResponse(cfg.statusOnError, DETAILS_ERROR, EMPTY, []);
       return Action.Pause;

@@ -60,11 +60,16 @@ export interface RequestOptions {
   headers?: Array<[string, string]>;
   /** Downstream peer "ip:port". */
   source?: string;
+  /** The route Envoy selected (xds.route_name). */
+  route?: string;
 }
 
 /** Sends one GET through the filter; an upstream 200 answers unless the filter replied itself. */
 export function request(host: Host, opts: RequestOptions = {}): Outcome {
-  const s = host.newHttpStream(undefined, opts.source ? { properties: { "source.address": opts.source } } : {});
+  const properties: Record<string, string> = {};
+  if (opts.source) properties["source.address"] = opts.source;
+  if (opts.route) properties["xds.route_name"] = opts.route;
+  const s = host.newHttpStream(undefined, { properties });
   s.sendRequestHeaders(
     [[":method", opts.method ?? "GET"], [":path", opts.path ?? "/"], [":authority", "example.com"], ...(opts.headers ?? [])],
     true,

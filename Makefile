@@ -20,7 +20,7 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): package.json package-lock.json scripts/setup*.sh scripts/verdaccio/package-lock.json src/envoy/version.ts
+$(STAMP): package.json package-lock.json scripts/setup*.sh scripts/verdaccio/package-lock.json src/envoy/version.ts src/mesh/versions.ts tools/kube/go.mod
 	bash scripts/setup.sh
 	@mkdir -p .tools && touch $(STAMP)
 

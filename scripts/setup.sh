@@ -27,6 +27,9 @@ bash scripts/setup-docker.sh
 step "npm registry and workflow linter for the package tests (Verdaccio, actionlint: into .tools/)"
 bash scripts/setup-verdaccio.sh
 
+step "Kubernetes API server, etcd, istiod, istio-agent, istioctl and Istio's CRDs (pinned in src/mesh/versions.ts; cold: ~11 min of Go builds)"
+bash scripts/setup-mesh.sh
+
 step "pwas CLI bundle"
 node scripts/bundle-cli.mjs
 echo "dist/pwas.js"

@@ -55,7 +55,11 @@ function parseArgs(argv: string[]) {
   // --all: every case, even with --quick (a fast check that every case still runs).
   const all = argv.includes("--all");
   const outArg = argv.find((a) => a.startsWith("--out="));
+  // --keep-others (with --only): the cases not run now keep their figures from the results file being
+  // replaced, each marked with the date of the run they come from.
+  const keepOthers = argv.includes("--keep-others");
   return {
+    keepOthers,
     settings: quick ? QUICK : FULL,
     all,
     only: onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined,
@@ -162,7 +166,8 @@ function emptyResult(c: BenchCase): CaseResult {
 }
 
 async function main(): Promise<void> {
-  const { settings: s, only, out, all } = parseArgs(process.argv.slice(2));
+  const { settings: s, only, out, all, keepOthers } = parseArgs(process.argv.slice(2));
+  const previous = keepOthers && existsSync(out) ? (JSON.parse(readFileSync(out, "utf8")) as Results) : null;
   const keys = mintKeys();
   const cases = allCases(keys).filter((c) => (only ? only.has(c.name) || c.kind === "none" : all || s.mode === "full" || c.quick));
   const sdks = readSdkStatus();
@@ -258,6 +263,15 @@ async function main(): Promise<void> {
   }
 
   deriveComparisons(results);
+  if (previous) {
+    // In catalogue order: this run's cases, and the previous file's for the others.
+    const order = allCases(keys).map((c) => c.name);
+    for (const old of previous.cases) {
+      if (results.some((r) => r.name === old.name)) continue;
+      results.push({ ...old, previous_run: old.previous_run ?? previous.date });
+    }
+    results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  }
   const cpu = cpus();
   const doc: Results = {
     machine: {

@@ -11,8 +11,9 @@ const kib = (v: number | null) => (v === null ? "–" : `${Math.round(v / 1024).
 const ratio = (v: number | null) => (v === null ? "–" : `${v.toFixed(2)}×`);
 
 function vs(c: CaseResult): string {
-  if (!c.pair) return "";
-  return `vs ${c.pair}: CPU ${ratio(c.cpu_ratio)}, rps ${ratio(c.rps_ratio)}`;
+  const from = c.previous_run ? ` (run of ${c.previous_run.slice(0, 10)}, not this one)` : "";
+  if (!c.pair) return from.trim();
+  return `vs ${c.pair}: CPU ${ratio(c.cpu_ratio)}, rps ${ratio(c.rps_ratio)}${from}`;
 }
 
 export function renderTables(doc: Results): string {

@@ -40,6 +40,8 @@ export interface CaseResult {
   counts?: CountFigures;
   /** Added CPU ratio to the pair from tightly alternated slices (alternate.ts). */
   alternated?: AlternatedRatio;
+  /** Set when the Envoy figures are carried over from an earlier run (main.ts --keep-others): its date. */
+  previous_run?: string;
 }
 
 export interface Results {

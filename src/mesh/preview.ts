@@ -15,7 +15,8 @@ import { EnvoyStartError, type StartedEnvoy } from "../envoy/instance";
 import { clusterFromUrl } from "../envoy/run";
 import { fetchModule, type FetchOptions, type LocalModule } from "./module";
 import { httpFilterChain, translateWasmPlugins, type TranslatedPlugin, type Translation } from "./translate";
-import { assertWasmPlugin } from "./validate";
+import { TRAFFICEXTENSION_KIND, wasmPluginFromTrafficExtension } from "./trafficextension";
+import { assertTrafficExtension, assertWasmPlugin } from "./validate";
 import { MODULE_SHA256_ANNOTATION, parseWasmPluginYaml, resourceName, type PluginPhase, type WasmPlugin } from "./wasmplugin";
 
 export const DEFAULT_ROUTE_HEADER = "x-route-subset";
@@ -75,6 +76,14 @@ export interface RunningPreview extends PreviewPlan {
 }
 
 /** Reads and validates every WasmPlugin in the files; names must be unique across them. */
+/** A WasmPlugin as it is, or a TrafficExtension's wasm body as the WasmPlugin istiod treats it as; both validated first. */
+function asWasmPlugin(resource: unknown, source: string): WasmPlugin {
+  if ((resource as { kind?: unknown }).kind !== TRAFFICEXTENSION_KIND) return assertWasmPlugin(resource, source);
+  const plugin = wasmPluginFromTrafficExtension(assertTrafficExtension(resource, source));
+  if (!plugin) throw new PwasError("E_VALIDATION", `${source}: a TrafficExtension with a lua body is not a Wasm plugin; preview runs wasm bodies only`);
+  return plugin;
+}
+
 export function loadWasmPluginFiles(files: string[]): WasmPlugin[] {
   if (files.length === 0) throw new PwasError("E_USAGE", "give at least one WasmPlugin YAML file");
   const out: WasmPlugin[] = [];
@@ -82,7 +91,7 @@ export function loadWasmPluginFiles(files: string[]): WasmPlugin[] {
   for (const file of files) {
     if (!existsSync(file)) throw new PwasError("E_NOT_FOUND", `${file}: no such file`);
     for (const doc of parseWasmPluginYaml(readFileSync(file, "utf8"), file)) {
-      const plugin = assertWasmPlugin(doc.resource, doc.source);
+      const plugin = asWasmPlugin(doc.resource, doc.source);
       const name = resourceName(plugin);
       const first = where.get(name);
       if (first) throw new PwasError("E_VALIDATION", `${doc.source}: WasmPlugin ${name} is also defined in ${first}; a namespace holds one resource per name`);

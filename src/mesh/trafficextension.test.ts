@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { PwasError } from "../errors";
 import { deployKind, planDeploy } from "./deploy";
+import { loadWasmPluginFiles } from "./preview";
 import { TRAFFICEXTENSION_CRD, TRAFFICEXTENSION_SCHEMA } from "./generated/trafficextension-schema";
 import { celRulesIn } from "./schema";
 import { istioHasTrafficExtension, TRAFFICEXTENSION_PHASES } from "./trafficextension";
@@ -78,5 +79,20 @@ describe("TrafficExtension", () => {
     expect(paths({ url: "oci://r/f:1", wasm: { url: "oci://r/f:1" } })).toEqual(["spec.url: unknown field"]);
     expect(paths({ wasm: { url: "oci://r/f:1", sha256: "a".repeat(64) }, phase: "UNSPECIFIED_PHASE" })[0]).toMatch(/^spec.phase: must be one of UNSPECIFIED, AUTHN/);
     expect(paths({ lua: { inlineCode: "function envoy_on_request(h) end" } })).toEqual([]);
+  });
+
+  test("preview reads a TrafficExtension's wasm body as the WasmPlugin istiod treats it as; a lua body is refused", async () => {
+    const opts = {
+      target: wasm(), image: "https://filters.test/plugin.wasm", namespace: "shop", selector: ["app=reviews"],
+      phase: "STATS", priority: 9, failStrategy: "FAIL_OPEN", config: '{"k":"v"}', env: ["A=1"],
+    };
+    const te = await planDeploy({ ...opts, kind: "TrafficExtension" });
+    const wp = await planDeploy({ ...opts, kind: "WasmPlugin" });
+    writeFileSync(join(dir, "te.yaml"), te.yaml);
+    expect(loadWasmPluginFiles([join(dir, "te.yaml")])).toEqual([wp.plugin]);
+    writeFileSync(join(dir, "lua.yaml"), "apiVersion: extensions.istio.io/v1alpha1\nkind: TrafficExtension\nmetadata: {name: l}\nspec: {lua: {inlineCode: x}}\n");
+    expect(() => loadWasmPluginFiles([join(dir, "lua.yaml")])).toThrow(/lua body is not a Wasm plugin/);
+    writeFileSync(join(dir, "bad.yaml"), "apiVersion: extensions.istio.io/v1alpha1\nkind: TrafficExtension\nmetadata: {name: b}\nspec: {wasm: {url: 'ftp://x/y'}}\n");
+    expect(() => loadWasmPluginFiles([join(dir, "bad.yaml")])).toThrow(/not a valid TrafficExtension[\s\S]*spec.wasm.url: url must have schema/);
   });
 });

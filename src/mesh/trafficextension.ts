@@ -88,6 +88,22 @@ export function trafficExtensionFrom(p: WasmPlugin): TrafficExtension {
   };
 }
 
+/**
+ * The WasmPlugin istiod treats a TrafficExtension's wasm body as (same Envoy plugin name `<namespace>.<name>`,
+ * same fields), for preview; undefined for a lua body, which is not a Wasm plugin.
+ */
+export function wasmPluginFromTrafficExtension(t: TrafficExtension): WasmPlugin | undefined {
+  const s = t.spec;
+  if (!s.wasm) return undefined;
+  const spec: Record<string, unknown> = {
+    selector: s.selector, targetRefs: s.targetRefs, ...s.wasm,
+    phase: s.phase === undefined ? undefined : s.phase === "UNSPECIFIED" ? "UNSPECIFIED_PHASE" : s.phase,
+    priority: s.priority ?? undefined, match: s.match,
+  };
+  for (const k of Object.keys(spec)) if (spec[k] === undefined) delete spec[k];
+  return { apiVersion: WASMPLUGIN_API_VERSION, kind: "WasmPlugin", metadata: t.metadata, spec: spec as unknown as WasmPlugin["spec"] };
+}
+
 /** Deterministic YAML (apiVersion, kind, metadata, spec; fields in the API reference's order), as for WasmPlugin. */
 export function renderTrafficExtensionYaml(t: TrafficExtension): string {
   // Metadata, selector, targetRefs, match and env are ordered exactly as a WasmPlugin's are.

@@ -170,8 +170,8 @@ export function parseWasmPluginYaml(text: string, source: string): Sourced<unkno
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue;
     const kind = (value as { kind?: unknown }).kind;
-    if (kind !== WASMPLUGIN_KIND) {
-      throw new PwasError("E_VALIDATION", `${where}: kind is ${JSON.stringify(kind)}; only ${WASMPLUGIN_KIND} resources (${WASMPLUGIN_API_VERSION}) are read here`);
+    if (kind !== WASMPLUGIN_KIND && kind !== "TrafficExtension") {
+      throw new PwasError("E_VALIDATION", `${where}: kind is ${JSON.stringify(kind)}; only ${WASMPLUGIN_KIND} and TrafficExtension resources (${WASMPLUGIN_API_VERSION}) are read here`);
     }
     out.push({ resource: value, source: where });
   }

@@ -1,6 +1,6 @@
 // The chart in BENCHMARKS.md, drawn from a results file and nothing else: one row per case; panels for the
-// added p50 latency over the floor, the added Envoy CPU per request, and max throughput. Deterministic:
-// same JSON, same SVG.
+// added Envoy CPU per request, max throughput, and the exact counts per request of the Wasm cases (Wasm
+// instructions on a log scale, host calls). Deterministic: same JSON, same SVG.
 import type { CaseResult, Results } from "./results";
 
 const ROW = 22;
@@ -8,7 +8,8 @@ const TOP = 58;
 const LABEL_W = 190;
 const PANEL_W = 220;
 const GAP = 70;
-const WIDTH = LABEL_W + PANEL_W * 3 + GAP * 2 + 30;
+const PANELS = 4;
+const WIDTH = LABEL_W + PANEL_W * PANELS + GAP * (PANELS - 1) + 30;
 
 const COLOURS: Record<string, string> = {
   none: "#9e9e9e",
@@ -43,26 +44,33 @@ export function renderChart(doc: Results): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="10" y="20" font-size="14" font-weight="bold">Envoy ${esc(doc.envoy.split(" ")[0])}, --concurrency 1, ${esc(String(doc.machine.cpu ?? ""))}, ${doc.mode} run of ${esc(doc.date.slice(0, 10))}; medians over ${esc(doc.method.rounds?.match(/^\d+/)?.[0] ?? "1")} round(s)</text>`);
-  type Panel = { title: string; value: (c: CaseResult) => number | null; floorLabel?: (c: CaseResult) => string };
+  type Panel = { title: string; value: (c: CaseResult) => number | null; floorLabel?: (c: CaseResult) => string; log?: boolean; counts?: boolean };
   const panels: Panel[] = [
-    { title: `added p50 latency (µs, at ${doc.method.latency.match(/-qps (\d+)/)?.[1] ?? "?"} rps)`, value: (c) => c.added_p50_us, floorLabel: (c) => `p50 ${fmt(c.p50_us ?? 0)}` },
     { title: "added Envoy CPU per request (µs)", value: (c) => c.added_cpu_us_per_req, floorLabel: (c) => `${fmt(c.cpu_us_per_req ?? 0)} per request` },
     { title: "max throughput (requests/s)", value: (c) => c.rps_max },
+    { title: "Wasm instructions per request (log)", value: (c) => c.counts?.instructions_per_req ?? null, log: true, counts: true },
+    { title: "host calls per request", value: (c) => c.counts?.host_calls_per_req ?? null, counts: true },
   ];
   panels.forEach((panel, p) => {
     const x = LABEL_W + p * (PANEL_W + GAP);
-    const max = niceMax(Math.max(0, ...rows.map((c) => panel.value(c) ?? 0)));
+    const top = Math.max(0, ...rows.map((c) => panel.value(c) ?? 0));
+    // Log panels: decades from 1 to the first power of ten at or above the largest value.
+    const decades = Math.max(1, Math.ceil(Math.log10(Math.max(10, top))));
+    const max = panel.log ? 10 ** decades : niceMax(top);
+    const scale = (v: number) => (panel.log ? (v <= 1 ? 0 : Math.log10(v) / decades) : Math.max(0, v) / max);
     out.push(`<text x="${x}" y="${TOP - 12}" font-weight="bold">${esc(panel.title)}</text>`);
-    for (let i = 0; i <= 4; i++) {
-      const gx = x + (PANEL_W * i) / 4;
+    const ticks = panel.log ? decades : 4;
+    for (let i = 0; i <= ticks; i++) {
+      const gx = x + (PANEL_W * i) / ticks;
+      const tick = panel.log ? (i % 2 === 0 || decades <= 4 ? `1e${i}` : "") : fmt((max * i) / 4);
       out.push(`<line x1="${gx}" y1="${TOP - 4}" x2="${gx}" y2="${TOP + rows.length * ROW}" stroke="#e3e3e3"/>`);
-      out.push(`<text x="${gx}" y="${TOP + rows.length * ROW + 14}" text-anchor="middle" fill="#666">${fmt((max * i) / 4)}</text>`);
+      if (tick) out.push(`<text x="${gx}" y="${TOP + rows.length * ROW + 14}" text-anchor="middle" fill="#666">${tick}</text>`);
     }
     rows.forEach((c, i) => {
       const y = TOP + i * ROW;
-      if (c.p50_us === null) return;
+      if (panel.counts ? !c.counts : c.p50_us === null) return;
       const v = panel.value(c);
-      const w = (Math.max(0, v ?? 0) / max) * PANEL_W;
+      const w = scale(v ?? 0) * PANEL_W;
       out.push(`<rect x="${x}" y="${y + 4}" width="${w.toFixed(1)}" height="${ROW - 8}" fill="${colour(c)}"/>`);
       const label = c.kind === "none" && panel.floorLabel ? panel.floorLabel(c) : v === null ? "n/a" : fmt(v);
       out.push(`<text x="${x + w + 4}" y="${y + 15}" fill="#333">${esc(label)}</text>`);

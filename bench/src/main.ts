@@ -1,7 +1,7 @@
 // `make bench`: one Envoy version, one machine, one pass over every case, each measured the same way.
 // See BENCHMARKS.md for the method and the reading of the figures.
 //
-//   node bench/run.mjs [--quick] [--all] [--only=name,name] [--out=file]
+//   node bench/run.mjs [--quick] [--all] [--only=name,name] [--out=file] [--keep-others] [--rounds=N] [--alternate-rounds=N]
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
@@ -58,9 +58,15 @@ function parseArgs(argv: string[]) {
   // --keep-others (with --only): the cases not run now keep their figures from the results file being
   // replaced, each marked with the date of the run they come from.
   const keepOthers = argv.includes("--keep-others");
+  // --rounds=N, --alternate-rounds=N: fewer (or more) passes than the mode's default.
+  const num = (name: string) => {
+    const a = argv.find((x) => x.startsWith(`--${name}=`));
+    return a ? Math.max(1, Number(a.slice(name.length + 3)) || 1) : undefined;
+  };
+  const base = quick ? QUICK : FULL;
   return {
     keepOthers,
-    settings: quick ? QUICK : FULL,
+    settings: { ...base, rounds: num("rounds") ?? base.rounds, alternateRounds: num("alternate-rounds") ?? base.alternateRounds },
     all,
     only: onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined,
     out: outArg ? outArg.slice("--out=".length) : join("bench", "results", quick ? "quick.json" : "latest.json"),

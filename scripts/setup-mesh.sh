@@ -69,7 +69,7 @@ else
   say "building kube-apiserver $KUBE_VERSION with $(go version | cut -d' ' -f3) (cold: about 5 minutes)"
   start=$SECONDS
   rm -rf "$KUBE_DIR.partial" && mkdir -p "$KUBE_DIR.partial"
-  (cd "$ROOT/tools/kube" && GOFLAGS=-mod=readonly go build -trimpath -o "$KUBE_DIR.partial/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+  (cd "$ROOT/tools/kube" && GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$KUBE_DIR.partial/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
   rm -rf "$KUBE_DIR" && mv "$KUBE_DIR.partial" "$KUBE_DIR"
   say "built $KUBE_DIR/kube-apiserver in $((SECONDS - start)) s"
 fi
@@ -83,7 +83,7 @@ need_go Istio
 say "building pilot-discovery, pilot-agent and istioctl from istio.io/istio@$ISTIO_VERSION (cold: about 6 minutes)"
 start=$SECONDS
 rm -rf "$ISTIO_DIR.partial" && mkdir -p "$ISTIO_DIR.partial"
-GOBIN="$ISTIO_DIR.partial" GOFLAGS=-mod=mod go install \
+GOBIN="$ISTIO_DIR.partial" GOFLAGS="-mod=mod -buildvcs=false" go install \
   "istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_VERSION" \
   "istio.io/istio/pilot/cmd/pilot-agent@$ISTIO_VERSION" \
   "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_VERSION"

@@ -24,6 +24,7 @@ import { Host, LogLevel, WasmTrapError, type HttpStream } from "../src/emulator"
 import { envoyHarness, type EchoServer, type StartedEnvoy } from "../src/envoy";
 import { httpRequest } from "./support/client";
 import { buildConformance, conformanceBootstrap, CONFORMANCE_CONFIG, PLUGIN, pluginLogLines } from "./support/conformance";
+import { HOST_EXTENSION_SCENARIOS } from "./support/conformance-hostext";
 import { pong, startGrpcServer, unknownMethod, type GrpcServer } from "./support/grpc";
 import { waitFor } from "../src/envoy";
 
@@ -64,6 +65,7 @@ const SCENARIOS: Scenario[] = [
   { name: "body-append", scenario: "body-append", body: "original" },
   { name: "body-prepend", scenario: "body-prepend", body: "original" },
   { name: "response-body", scenario: "response-body" },
+  ...HOST_EXTENSION_SCENARIOS,
   // Last: the trap fails the VM (FAIL_CLOSED, Envoy's default), so every later request gets a 503.
   { name: "trap", scenario: "trap" },
   { name: "a request after the trap", scenario: "headers" },

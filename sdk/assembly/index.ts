@@ -31,6 +31,11 @@ export {
 export { Counter, Gauge, Histogram } from "./metrics";
 export { getProperty, getPropertyString, getPropertyInt, setProperty, attributes, lastPropertyResult, propertyPath, getPropertyByPath } from "./properties";
 export { callForeignFunction, clearRouteCache, lastForeignFunctionResult } from "./foreign";
+export {
+  hostHas, setFilterState, declareProperty, verifySignature, sign, compress, uncompress, LifeSpan, PropertyType,
+  SignatureResult,
+} from "./envoy";
+export { Expression, lastExpressionResult } from "./cel";
 export { log } from "./log";
 export { nowNanos, nowMillis, randomU32, randomBelow, randomFloat } from "./time";
 export { JsonValue, JsonKind, JsonResult, parseJson, parseJsonString } from "./json";

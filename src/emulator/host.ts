@@ -25,6 +25,7 @@ import { Metrics, MetricValue } from "./metrics";
 import { parseImports } from "./module";
 import { DEFAULT_PROPERTIES, PropertyOverrides, PropertyScope } from "./properties";
 import { SharedData, SharedQueues } from "./shared";
+import { ENVOY_FOREIGN_FUNCTIONS, type DeclaredProperty } from "./foreign";
 import { envImports, ENV_SIGNATURES, GuestMemory, type Fn, type HostCalls } from "./hostcalls";
 import { HttpStream, HttpStreamOptions, TcpStream } from "./streams";
 import { WASI_ALLOWED_DURING_START, WASI_SIGNATURES, wasiImports } from "./wasi";
@@ -58,6 +59,12 @@ export interface HostOptions {
   allowOnHeadersStopIteration?: boolean;
   /** failure_policy FAIL_OPEN: streams bypass a failed VM instead of getting a 503. */
   failOpen?: boolean;
+  /**
+   * Envoy foreign functions this host lacks (they answer NotFound), as another host or an Envoy built without
+   * them would: "set_envoy_filter_state", "declare_property", "verify_signature", "sign", "compress",
+   * "uncompress", "clear_route_cache".
+   */
+  withoutForeignFunctions?: string[];
 }
 
 /** A foreign function the module can call with proxy_call_foreign_function. */
@@ -165,6 +172,7 @@ export class Host {
   private readonly tokens = new CalloutTokens();
   private readonly foreign = new Map<string, ForeignFunction>();
   private readonly foreignCounts = new Map<string, number>();
+  private readonly declarations = new Map<number, Map<string, DeclaredProperty>>();
 
   /** @internal */ readonly contexts = new Map<number, Context>();
   private readonly roots = new Map<string, RootContext>();
@@ -202,9 +210,8 @@ export class Host {
     const vm: Context = { id: 0, kind: "vm", root: null, created: true };
     this.contexts.set(0, vm);
     this.current = vm;
-    this.foreign.set("clear_route_cache", (_args, call) => {
-      if (call.stream instanceof HttpStream) call.stream.routeCacheClears++;
-    });
+    const without = new Set(opts.withoutForeignFunctions ?? []);
+    for (const [name, fn] of Object.entries(ENVOY_FOREIGN_FUNCTIONS)) if (!without.has(name)) this.foreign.set(name, fn);
   }
 
   // ---------------------------------------------------------------- loading and lifecycle
@@ -564,7 +571,17 @@ export class Host {
 
   // ---------------------------------------------------------------- foreign functions
 
-  /** Registers (or replaces) a foreign function; `clear_route_cache` is built in. */
+  /**
+   * @internal Properties declared with declare_property in a context (Envoy keeps them per context; a stream's
+   * proxy_set_property follows its root's).
+   */
+  declaredProperties(contextId: number): Map<string, DeclaredProperty> {
+    let m = this.declarations.get(contextId);
+    if (!m) this.declarations.set(contextId, (m = new Map()));
+    return m;
+  }
+
+  /** Registers (or replaces) a foreign function; Envoy's (foreign/index.ts) are built in. */
   registerForeignFunction(name: string, fn: ForeignFunction): void {
     this.foreign.set(name, fn);
   }
@@ -868,6 +885,7 @@ export class Host {
       queueOwner: this.queueOwner,
       metrics: this.metricsStore,
       propertyScope: (ctx) => this.propertyScope(ctx),
+      declaredProperties: (id) => this.declaredProperties(id),
       foreign: this.foreign,
       foreignCounts: this.foreignCounts,
     };

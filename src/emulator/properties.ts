@@ -67,6 +67,8 @@ export interface StreamFacts {
   responseCodeDetails?: string;
   /** Values written with proxy_set_property, by the full path the module passed. */
   filterState: Map<string, Uint8Array>;
+  /** Objects set with set_envoy_filter_state, by key. */
+  envoyFilterState: Map<string, { value: string }>;
 }
 
 function fromOverride(v: Exclude<PropertyValue, null>): Value {
@@ -134,6 +136,11 @@ function derive(scope: PropertyScope, segs: string[]): Value | undefined {
       return rest.length ? undefined : str(scope.rootId);
     case "plugin_vm_id":
       return rest.length ? undefined : str(scope.vmId);
+    case "filter_state": {
+      // Envoy's filter_state attribute: an object's serialised value by key (set_envoy_filter_state's keys).
+      const o = s && rest.length === 1 ? s.envoyFilterState.get(rest[0]!) : undefined;
+      return o === undefined ? undefined : toBytes(o.value);
+    }
     case "connection_id":
       return s && !rest.length ? BigInt(s.connectionId) : undefined;
     case "connection":

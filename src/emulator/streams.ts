@@ -113,9 +113,17 @@ function httpToGrpc(status: number): number {
   }
 }
 
+/** A filter state object set through set_envoy_filter_state: its serialised value and life span. */
+export interface EnvoyFilterStateObject {
+  value: string;
+  span: "FilterChain" | "Request" | "Connection";
+}
+
 abstract class StreamBase {
   /** Values written by proxy_set_property, keyed by the path the module passed. */
   readonly filterState = new Map<string, Uint8Array>();
+  /** Objects set with set_envoy_filter_state, by factory key (read back as filter_state.<key>). */
+  readonly envoyFilterState = new Map<string, EnvoyFilterStateObject>();
   readonly propertyOverrides: PropertyOverrides;
   protected readonly startTimeNs: bigint;
   protected readonly continues = new Map<StreamType, number>();
@@ -351,6 +359,7 @@ export class HttpStream extends StreamBase {
       responseCode: this.responseCode,
       responseCodeDetails: this.responseCodeDetails,
       filterState: this.filterState,
+      envoyFilterState: this.envoyFilterState,
     };
   }
 
@@ -798,6 +807,7 @@ export class TcpStream extends StreamBase {
       requestBytes: 0,
       responseBytes: 0,
       filterState: this.filterState,
+      envoyFilterState: this.envoyFilterState,
     };
   }
 }

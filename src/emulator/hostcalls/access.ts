@@ -8,6 +8,7 @@ import type { Context, ForeignFunction, Host, HostOptions, RootContext } from ".
 import type { Metrics } from "../metrics";
 import type { PropertyScope } from "../properties";
 import type { SharedData, SharedQueues } from "../shared";
+import type { DeclaredProperty } from "../foreign";
 import type { GuestMemory } from "./memory";
 
 /** A host function as the module calls it: i32 arguments arrive as numbers, i64 as bigints. */
@@ -42,6 +43,8 @@ export interface HostCalls {
   readonly queueOwner: { notify(queueId: number, contextId: number): void };
   readonly metrics: Metrics;
   propertyScope(ctx: Context): PropertyScope;
+  /** Properties declared with declare_property in a context. */
+  declaredProperties(contextId: number): Map<string, DeclaredProperty>;
   readonly foreign: Map<string, ForeignFunction>;
   readonly foreignCounts: Map<string, number>;
 }

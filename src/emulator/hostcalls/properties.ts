@@ -24,11 +24,15 @@ export function propertyImports(h: HostCalls): Record<string, Fn> {
       const path = h.mem.read(u(pptr), u(plen));
       const value = h.mem.read(u(vptr), u(vlen));
       if (!path || !value) return R.InvalidMemoryAccess;
-      const stream = h.effective().stream;
+      const ctx = h.effective();
+      const stream = ctx.stream;
       if (!stream) return R.NotFound;
-      stream.filterState.set(Buffer.from(path).toString("utf8"), value);
+      const key = Buffer.from(path).toString("utf8");
+      // Envoy's CelState: a property its root declared read-only takes one value, once.
+      const declared = ctx.root ? h.declaredProperties(ctx.root.id).get(key) : undefined;
+      if (declared?.readOnly && stream.filterState.has(key)) return R.BadArgument;
+      stream.filterState.set(key, value);
       return R.Ok;
     },
-
   };
 }

@@ -22,6 +22,7 @@ import {
   vmConfiguration, setGarbageCollectionInterval,
 } from "proxy-wasm-as";
 import { setAllocationBudget } from "proxy-wasm-as/assembly/internal/memory";
+import { compileConformanceExpressions, declareConformanceProperties, hostExtensionScenario } from "./hostext";
 
 const QUEUE_NAME = "conformance-queue";
 const COUNTER_KEY = "conformance.counter";
@@ -69,6 +70,8 @@ class ConformanceRoot extends RootContext {
     this.bodySizes = new Histogram("conformance.body_bytes");
     this.queueId = registerSharedQueue(QUEUE_NAME);
     this.setTickPeriod(this.tickMs);
+    declareConformanceProperties();
+    compileConformanceExpressions();
     log.info("conformance: configured, vm config '" + this.vmConfigText + "'");
     return true;
   }
@@ -297,6 +300,7 @@ class ConformanceStream extends HttpContext {
       requestHeaders.replace("x-foreign", r === null ? "null" : "found");
       return Action.Continue;
     }
+    if (hostExtensionScenario(sc)) return Action.Continue;
     if (sc == "log") {
       log.trace("conformance trace");
       log.debug("conformance debug");

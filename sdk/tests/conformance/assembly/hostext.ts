@@ -1,0 +1,169 @@
+// Scenarios for Envoy's host extensions (filter state, declared properties, signatures, zlib, feature
+// detection). Inputs come in request headers (keys, signatures and zlib streams as hex), results go into request
+// headers the upstream echoes, so Envoy's answers and the emulator's can be compared byte for byte.
+
+import {
+  requestHeaders, WasmResult, callForeignFunction, getProperty, setProperty, encodeUtf8, decodeUtf8, lastForeignFunctionResult,
+  hostHas, setFilterState, declareProperty, verifySignature, sign, compress, uncompress, LifeSpan, PropertyType,
+  Expression, lastExpressionResult,
+} from "proxy-wasm-as";
+
+/** What onConfigure's declarations answered, reported by the "declare" scenario. */
+let declared: string = "";
+
+/** Declares the properties the "declare" scenario sets: a read-only string and a writable byte string. */
+export function declareConformanceProperties(): void {
+  const a = declareProperty("conformance_once", PropertyType.String, LifeSpan.FilterChain, true);
+  const b = declareProperty("conformance_bytes", PropertyType.Bytes, LifeSpan.Request, false);
+  if (declared.length == 0) declared = a.toString() + "," + b.toString();
+}
+
+/** Expressions compiled in onConfigure (the "cel" scenario evaluates them) and what compiling answered. */
+const CEL_TEXTS = [
+  "request.path",
+  "request.method + ' ' + request.headers['x-cel']",
+  "request.headers['x-cel'] == 'yes' && size(request.headers) > 3",
+  "int(request.headers['x-n']) * 2",
+  "uint(request.headers['x-n']) + 1u",
+  "double(request.headers['x-n']) / 4.0",
+  "'x-cel' in request.headers",
+  "1 + 'a'",
+  "request.no_such_field",
+  "int('twelve')",
+  "request.path ==",
+  "no_such_function(1)",
+];
+let expressions: Array<Expression | null> = [];
+let compiled: string = "";
+
+/** Compiles CEL_TEXTS, deleting the previous configuration's expressions first. */
+export function compileConformanceExpressions(): void {
+  for (let i = 0; i < expressions.length; i++) if (expressions[i] !== null) expressions[i]!.delete();
+  expressions = [];
+  const statuses = new Array<string>();
+  for (let i = 0; i < CEL_TEXTS.length; i++) {
+    expressions.push(Expression.compile(CEL_TEXTS[i]));
+    statuses.push(lastExpressionResult.toString());
+  }
+  compiled = statuses.join(",");
+}
+
+const FUNCTIONS = ["set_envoy_filter_state", "declare_property", "verify_signature", "sign", "compress", "uncompress", "expr_delete", "no_such_function"];
+
+/** Runs scenario `sc` if it is one of these; false otherwise. */
+export function hostExtensionScenario(sc: string): bool {
+  if (sc == "host-has") {
+    const out = new Array<string>();
+    for (let i = 0; i < FUNCTIONS.length; i++) out.push(FUNCTIONS[i] + "=" + (hostHas(FUNCTIONS[i]) ? "yes" : "no"));
+    requestHeaders.replace("x-host-has", out.join(","));
+    return true;
+  }
+  if (sc == "cel") {
+    requestHeaders.replace("x-cel-compiled", compiled);
+    for (let i = 0; i < expressions.length; i++) {
+      const e = expressions[i];
+      const v = e !== null ? e.evaluate() : null;
+      requestHeaders.replace("x-cel-" + i.toString(), lastExpressionResult.toString() + " " + readable(v));
+    }
+    const once = Expression.compile("request.method");
+    if (once !== null) {
+      once.delete();
+      const token = new ArrayBuffer(4);
+      store<u32>(changetype<usize>(token), once.token);
+      // Straight to the host: evaluating a deleted token.
+      callForeignFunction("expr_evaluate", token);
+      requestHeaders.replace("x-cel-deleted", lastForeignFunctionResult.toString());
+    }
+    return true;
+  }
+  if (sc == "sign") {
+    const r = sign(header("x-hash"), hexHeader("x-key-hex"), encodeUtf8(header("x-text")));
+    requestHeaders.replace("x-sign-status", r.status.toString());
+    requestHeaders.replace("x-sign-ok", r.ok ? "true" : "false");
+    requestHeaders.replace("x-sign-error", r.error);
+    requestHeaders.replace("x-signature", toHex(r.signature));
+    return true;
+  }
+  if (sc == "verify") {
+    const r = verifySignature(header("x-hash"), hexHeader("x-key-hex"), hexHeader("x-sig-hex"), encodeUtf8(header("x-text")));
+    requestHeaders.replace("x-verify-status", r.status.toString());
+    requestHeaders.replace("x-verify-ok", r.ok ? "true" : "false");
+    requestHeaders.replace("x-verify-error", r.error);
+    return true;
+  }
+  if (sc == "zlib") {
+    const text = encodeUtf8(header("x-text"));
+    const packed = compress(text);
+    requestHeaders.replace("x-compress-status", lastForeignFunctionResult.toString());
+    const back = packed !== null ? uncompress(packed) : null;
+    requestHeaders.replace("x-roundtrip", back !== null && decodeUtf8(back) == header("x-text") ? "same" : "differs");
+    const given = uncompress(hexHeader("x-zlib-hex"));
+    requestHeaders.replace("x-uncompress-status", lastForeignFunctionResult.toString());
+    requestHeaders.replace("x-uncompressed", given !== null ? toHex(given) : "null");
+    return true;
+  }
+  if (sc == "filter-state") {
+    const key = header("x-fs-key");
+    const span = header("x-fs-span");
+    const life = span == "connection" ? LifeSpan.Connection : span == "request" ? LifeSpan.Request : LifeSpan.FilterChain;
+    requestHeaders.replace("x-fs-status", setFilterState(key, header("x-fs-value"), life).toString());
+    requestHeaders.replace("x-fs-read", readable(getProperty(["filter_state", key])));
+    requestHeaders.replace("x-fs-read-top", readable(getProperty([key])));
+    return true;
+  }
+  if (sc == "declare") {
+    requestHeaders.replace("x-declared", declared);
+    requestHeaders.replace("x-declare-again", declareProperty("conformance_once", PropertyType.String).toString());
+    const first = setProperty(["conformance_once"], encodeUtf8(header("x-value")));
+    const second = setProperty(["conformance_once"], encodeUtf8("changed"));
+    requestHeaders.replace("x-set-once", first.toString() + "," + second.toString());
+    requestHeaders.replace("x-read-once", readable(getProperty(["conformance_once"])));
+    const bytes = setProperty(["conformance_bytes"], encodeUtf8(header("x-value")));
+    requestHeaders.replace("x-set-bytes", bytes.toString() + "," + setProperty(["conformance_bytes"], encodeUtf8("again")).toString());
+    requestHeaders.replace("x-read-bytes", readable(getProperty(["conformance_bytes"])));
+    return true;
+  }
+  return false;
+}
+
+function header(name: string): string {
+  const v = requestHeaders.get(name);
+  return v !== null ? v : "";
+}
+
+/** A value for a header: its text when printable ASCII, else "hex:" and its bytes; "null" when absent. */
+function readable(v: ArrayBuffer | null): string {
+  if (v === null) return "null";
+  const p = changetype<usize>(v);
+  for (let i = 0; i < v.byteLength; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (c < 0x20 || c > 0x7e) return "hex:" + toHex(v);
+  }
+  return decodeUtf8(v);
+}
+
+function hexHeader(name: string): ArrayBuffer {
+  return fromHex(header(name));
+}
+
+const HEX = "0123456789abcdef";
+
+function toHex(b: ArrayBuffer): string {
+  const p = changetype<usize>(b);
+  let s = "";
+  for (let i = 0; i < b.byteLength; i++) {
+    const c = load<u8>(p + <usize>i);
+    s += HEX.charAt(c >> 4) + HEX.charAt(c & 15);
+  }
+  return s;
+}
+
+function fromHex(s: string): ArrayBuffer {
+  const out = new ArrayBuffer(s.length >> 1);
+  for (let i = 0; i + 1 < s.length; i += 2) {
+    const hi = HEX.indexOf(s.charAt(i).toLowerCase());
+    const lo = HEX.indexOf(s.charAt(i + 1).toLowerCase());
+    store<u8>(changetype<usize>(out) + <usize>(i >> 1), <u8>(((hi < 0 ? 0 : hi) << 4) | (lo < 0 ? 0 : lo)));
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+// expr_create / expr_evaluate / expr_delete: CEL as Envoy 1.40 runs it (foreign.cc), with @bufbuild/cel as the
+// evaluator. Chosen because it is Buf's implementation, tested against the cel-spec conformance suite
+// (@bufbuild/cel-spec), keeps CEL's int/uint/double distinction and error values, and is pure ECMAScript (no
+// native build); pinned in package.json. Envoy's attribute vocabulary comes from the emulator's properties, so
+// an expression sees what proxy_get_property would. Like Envoy, expressions are not type-checked: a type error
+// such as `1 + "a"` fails at evaluation (InternalFailure), text that does not parse fails expr_create
+// (BadArgument). Tokens count from 0 per root context, as Envoy's do.
+
+import { celUint, isCelError, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
+import { WasmResult } from "../abi";
+import type { ForeignFunction, Host } from "../host";
+import { decodePairs } from "../pairs";
+import { getProperty } from "../properties";
+
+type Program = ReturnType<typeof plan>;
+type Expr = NonNullable<ReturnType<typeof parse>["expr"]>;
+
+interface Store {
+  next: number;
+  programs: Map<number, Program>;
+}
+
+const stores = new WeakMap<Host, Map<number, Store>>();
+const env = celEnv();
+
+function store(call: Parameters<ForeignFunction>[1]): Store {
+  let byRoot = stores.get(call.host);
+  if (!byRoot) stores.set(call.host, (byRoot = new Map()));
+  const root = call.host.contexts.get(call.contextId)?.root?.id ?? call.contextId;
+  let s = byRoot.get(root);
+  if (!s) byRoot.set(root, (s = { next: 0, programs: new Map() }));
+  return s;
+}
+
+/** Operators the planner handles itself, not through the function registry. */
+const SPECIAL = new Set(["_&&_", "_||_", "_?_:_", "_[_]", "@not_strictly_false"]);
+
+/** Names of the functions an expression calls that no overload exists for (Envoy refuses these at expr_create). */
+function unknownFunctions(e: Expr | undefined, out: string[] = []): string[] {
+  const k = e?.exprKind;
+  if (!k) return out;
+  if (k.case === "callExpr") {
+    if (!SPECIAL.has(k.value.function) && !env.funcs.find(k.value.function)) out.push(k.value.function);
+    unknownFunctions(k.value.target, out);
+    for (const a of k.value.args) unknownFunctions(a, out);
+  } else if (k.case === "selectExpr") unknownFunctions(k.value.operand, out);
+  else if (k.case === "listExpr") for (const a of k.value.elements) unknownFunctions(a, out);
+  else if (k.case === "structExpr") {
+    for (const en of k.value.entries) {
+      unknownFunctions(en.value, out);
+      if (en.keyKind.case === "mapKey") unknownFunctions(en.keyKind.value, out);
+    }
+  } else if (k.case === "comprehensionExpr") {
+    for (const part of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) unknownFunctions(part, out);
+  }
+  return out;
+}
+
+export const exprCreate: ForeignFunction = (args, call) => {
+  let program: Program;
+  try {
+    const parsed = parse(Buffer.from(args).toString("utf8"));
+    // CEL-C++'s builder resolves function names when it plans; @bufbuild/cel only when it calls them.
+    if (unknownFunctions(parsed.expr).length) return { result: WasmResult.BadArgument };
+    program = plan(env, parsed);
+  } catch {
+    return { result: WasmResult.BadArgument };
+  }
+  const s = store(call);
+  let token = s.next++ >>> 0;
+  while (s.programs.has(token)) token = s.next++ >>> 0;
+  s.programs.set(token, program);
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, token, true);
+  return out;
+};
+
+export const exprDelete: ForeignFunction = (args, call) => {
+  if (args.length !== 4) return { result: WasmResult.BadArgument };
+  store(call).programs.delete(new DataView(args.buffer, args.byteOffset, 4).getUint32(0, true));
+  return { result: WasmResult.Ok };
+};
+
+export const exprEvaluate: ForeignFunction = (args, call) => {
+  if (args.length !== 4) return { result: WasmResult.BadArgument };
+  const program = store(call).programs.get(new DataView(args.buffer, args.byteOffset, 4).getUint32(0, true));
+  if (!program) return { result: WasmResult.NotFound };
+  const ctx = call.host.contexts.get(call.contextId);
+  if (!ctx) return { result: WasmResult.InternalFailure };
+  let value: unknown;
+  try {
+    value = program(activation(call.host, ctx));
+  } catch {
+    return { result: WasmResult.InternalFailure };
+  }
+  if (isCelError(value)) return { result: WasmResult.InternalFailure };
+  const bytes = serialise(value);
+  return bytes ? bytes : { result: WasmResult.SerializationFailure };
+};
+
+/** The value bytes as Envoy's serializeValue writes them (the property encoding). */
+function serialise(v: unknown): Uint8Array | null {
+  if (typeof v === "string") return new Uint8Array(Buffer.from(v, "utf8"));
+  if (v instanceof Uint8Array) return v;
+  const eight = (write: (d: DataView) => void) => {
+    const out = new Uint8Array(8);
+    write(new DataView(out.buffer));
+    return out;
+  };
+  if (typeof v === "bigint") return eight((d) => d.setBigInt64(0, v, true));
+  if (isCelUint(v)) return eight((d) => d.setBigUint64(0, v.value, true));
+  if (typeof v === "number") return eight((d) => d.setFloat64(0, v, true));
+  if (typeof v === "boolean") return Uint8Array.of(v ? 1 : 0);
+  return null;
+}
+
+/** Kinds of the attributes an expression can read, by dotted name (what proxy_get_property's bytes mean). */
+const ATTRIBUTES: Record<string, "string" | "int" | "uint" | "bool" | "map"> = {
+  "request.path": "string", "request.url_path": "string", "request.host": "string", "request.scheme": "string",
+  "request.method": "string", "request.headers": "map", "request.referer": "string", "request.useragent": "string",
+  "request.id": "string", "request.query": "string", "request.protocol": "string", "request.size": "int",
+  "request.total_size": "int",
+  "response.code": "int", "response.code_details": "string", "response.flags": "int", "response.size": "int",
+  "response.headers": "map", "response.trailers": "map", "response.grpc_status": "int", "response.total_size": "int",
+  "source.address": "string", "source.port": "int", "destination.address": "string", "destination.port": "int",
+  "connection.id": "uint", "connection.mtls": "bool", "connection.requested_server_name": "string",
+  "upstream.address": "string", "upstream.port": "int",
+  "xds.cluster_name": "string", "xds.route_name": "string", "xds.virtual_host_name": "string",
+  "xds.node": "map",
+};
+
+const TOP_LEVEL = ["plugin_name", "plugin_root_id", "plugin_vm_id"];
+
+/** The CEL variables of one evaluation: request, response, source, ..., read through the property rules. */
+function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["get"]>>): Record<string, CelInput> {
+  const scope = host.propertyScope(ctx);
+  const read = (segs: string[]) => getProperty(scope, new Uint8Array(Buffer.from(segs.join("\u0000"))));
+  const out: Record<string, CelInput> = {};
+  for (const [name, kind] of Object.entries(ATTRIBUTES)) {
+    const segs = name.split(".");
+    const r = read(segs);
+    if (r.result !== WasmResult.Ok || !r.value) continue;
+    const b = Buffer.from(r.value);
+    let v: CelInput;
+    if (kind === "string") v = b.toString("utf8");
+    else if (kind === "int") v = b.length === 8 ? b.readBigInt64LE(0) : 0n;
+    else if (kind === "uint") v = celUint(b.length === 8 ? b.readBigUint64LE(0) : 0n);
+    else if (kind === "bool") v = b.length > 0 && b[0] !== 0;
+    else v = new Map(decodePairs(r.value).map(([k, x]) => [Buffer.from(k).toString("utf8"), Buffer.from(x).toString("utf8")]));
+    const group = (out[segs[0]!] ??= new Map<string, CelInput>()) as Map<string, CelInput>;
+    group.set(segs[1]!, v);
+  }
+  for (const name of TOP_LEVEL) {
+    const r = read([name]);
+    if (r.result === WasmResult.Ok && r.value) out[name] = Buffer.from(r.value).toString("utf8");
+  }
+  const fs = ctx.stream?.envoyFilterState;
+  if (fs && fs.size) out.filter_state = new Map([...fs].map(([k, o]) => [k, new Uint8Array(Buffer.from(o.value))]));
+  return out;
+}

@@ -1,6 +1,8 @@
 // routing against a real Envoy: the filter writes x-route-subset, clears the route cache, and Envoy's own
 // route table (header matches on x-route-subset) sends the request to one of three upstream clusters,
-// each an echo server that names itself in its reply (v1, v2, v3).
+// each an echo server that names itself in its reply (v1, v2, v3). In the second mode the filter publishes
+// the subset as typed filter state (envoy.string) instead, the routes match it with RouteMatch.filter_state,
+// and no routing header reaches the upstream.
 
 import { join } from "node:path";
 import { buildFilter } from "../src/build/build";
@@ -33,9 +35,14 @@ const CONFIG: JsonObject = {
   sticky_key: { header: "end-user" },
 };
 
-/** Routes only on the header the filter writes: without it a request gets 404 from Envoy itself. */
-function bootstrap(configuration: JsonObject): Bootstrap {
-  const bySubset = (s: string): Route => ({ match: { prefix: "/", headers: [{ name: "x-route-subset", exact: s }] }, cluster: s });
+/**
+ * Routes only on what the filter writes: the header, or with `byFilterState` the envoy.string filter state
+ * object. Without it a request gets 404 from Envoy itself.
+ */
+function bootstrap(configuration: JsonObject, byFilterState = false): Bootstrap {
+  const bySubset = (s: string): Route => byFilterState
+    ? { match: { prefix: "/", filterState: [{ key: "envoy.string", exact: s }] }, cluster: s }
+    : { match: { prefix: "/", headers: [{ name: "x-route-subset", exact: s }] }, cluster: s };
   return {
     listeners: [httpListener("ingress", {
       httpFilters: [wasmFilter({ name: "routing", wasmFile, configuration })],
@@ -128,5 +135,52 @@ describe("routing e2e: Envoy routes on the subset header the filter writes", () 
   test("an invalid configuration stops Envoy from starting, with the filter's message in its log", async () => {
     const bad = { http: [{ name: "canary", route: [{ destination: { host: "r", subset: "v1" }, weight: 60 }, { destination: { host: "r", subset: "v2" }, weight: 30 }] }] };
     await expect(harness.startEnvoy(bootstrap(bad))).rejects.toThrow(/http\[0\]\(canary\)\.route: weights sum to 90, must be 100/);
+  });
+});
+
+describe("routing e2e: the decision as filter state, without a header the upstream could see", () => {
+  let fsEnvoy: StartedEnvoy;
+  beforeAll(async () => {
+    fsEnvoy = await harness.startEnvoy(bootstrap({ ...CONFIG, subset_header: false, subset_filter_state: "envoy.string" }, true));
+  }, 120_000);
+
+  async function getFs(path: string, headers: Record<string, string> = {}): Promise<Answer> {
+    const res = await fetch(fsEnvoy.url(path), { headers, signal: AbortSignal.timeout(10_000) });
+    const body = await res.text();
+    if (res.status !== 200) return { status: res.status, body };
+    const reply = JSON.parse(body) as EchoReply;
+    return { status: res.status, upstream: reply.upstream, reply, body };
+  }
+
+  test("each request reaches the cluster of its subset through RouteMatch.filter_state; no routing header upstream", async () => {
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ["/productpage", { "end-user": "jason" }, "v2"],
+      ["/productpage", { "end-user": "kim" }, "v3"],
+      ["/productpage", {}, "v3"],
+    ];
+    for (const [path, headers, want] of cases) {
+      const a = await getFs(path, headers);
+      expect([a.status, a.upstream]).toEqual([200, want]);
+      expect(Object.keys(a.reply!.headers).filter((k) => k.startsWith("x-route"))).toEqual([]);
+    }
+    // The split's two subsets both occur, each at its own cluster, with no header either.
+    const users = Array.from({ length: 40 }, (_, i) => `fs-user-${i}`);
+    const split = await inBatches(users, 20, (u) => getFs("/split/item", { "end-user": u }));
+    expect(new Set(split.map((a) => a.upstream))).toEqual(new Set(["v1", "v2"]));
+    expect(split.every((a) => a.reply!.headers["x-route-subset"] === undefined)).toBe(true);
+  });
+
+  test("a client's x-route-subset chooses nothing: the route table reads only the filter state", async () => {
+    const spoof = await getFs("/productpage", { "x-route-subset": "v1" });
+    expect(spoof.upstream).toBe("v3");
+  });
+
+  test("the routes match the filter state only: without the filter's decision Envoy answers 404", async () => {
+    const bad = { http: [{ name: "only-jason", match: [{ headers: { "end-user": { exact: "jason" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }] };
+    const onlyJason = await harness.startEnvoy(bootstrap({ ...bad, subset_header: false, subset_filter_state: "envoy.string" }, true));
+    const res = await fetch(onlyJason.url("/productpage"), { headers: { "end-user": "kim", "x-route-subset": "v2" }, signal: AbortSignal.timeout(10_000) });
+    expect([res.status, await res.text()]).toEqual([404, "no subset"]);
+    const jason = await fetch(onlyJason.url("/productpage"), { headers: { "end-user": "jason" }, signal: AbortSignal.timeout(10_000) });
+    expect((JSON.parse(await jason.text()) as EchoReply).upstream).toBe("v2");
   });
 });

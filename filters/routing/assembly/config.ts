@@ -23,11 +23,26 @@ const UNSUPPORTED_MATCH_FIELDS = ["sourceLabels", "gateways", "sourceNamespace",
 export function parseSettings(cfg: ConfigObject): Settings | null {
   const errors = cfg.errors;
   const s = new Settings();
-  if (!cfg.allowOnly(["http", "subset_header", "sticky_key", "metadata"])) return null;
+  if (!cfg.allowOnly(["http", "subset_header", "subset_filter_state", "sticky_key", "metadata"])) return null;
 
-  if (cfg.has("subset_header")) {
+  const sh = cfg.json.get("subset_header");
+  if (sh !== null && sh.isBool) {
+    // false: no header at all, the decision travels in filter state only (the upstream sees nothing).
+    if (sh.boolValue) cfg.error("subset_header", "must be a header name, or false for no header");
+    else { s.subsetHeader = ""; s.subsetHeaderBytes = new ArrayBuffer(0); }
+  } else if (cfg.has("subset_header")) {
     s.subsetHeader = headerName(cfg, "subset_header");
     s.subsetHeaderBytes = String.UTF8.encode(s.subsetHeader);
+  }
+  if (cfg.has("subset_filter_state")) {
+    const key = cfg.nonEmptyString("subset_filter_state");
+    if (cfg.errors.ok && !isFactoryKey(key)) {
+      cfg.error("subset_filter_state", "must be the name of a filter state object factory Envoy registers, such as \"envoy.string\", got \"" + key + "\"");
+    }
+    s.filterStateKey = key;
+  }
+  if (cfg.errors.ok && s.subsetHeader.length == 0 && s.filterStateKey.length == 0) {
+    cfg.error("subset_header", "false needs subset_filter_state: without the header or the filter state the route table cannot see the decision");
   }
   const sticky = cfg.object("sticky_key");
   if (sticky !== null) parseSticky(sticky, s);
@@ -391,6 +406,17 @@ function headerName(o: ConfigObject, key: string): string {
   if (!o.errors.ok) return "";
   if (!isHeaderName(n) || n.charCodeAt(0) == 58) { o.error(key, "\"" + n + "\" is not a valid header name"); return ""; }
   return asciiLower(n);
+}
+
+/** A factory name as Envoy spells them: dot-separated words of letters, digits, `_` and `-`. */
+function isFactoryKey(k: string): bool {
+  if (k.length > 256 || k.charCodeAt(0) == 46 || k.charCodeAt(k.length - 1) == 46) return false;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 46 || c == 95 || c == 45;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 function propertyName(o: ConfigObject, key: string): string {

@@ -2,13 +2,16 @@
 // VirtualService. The first rule whose match holds picks a destination (sticky weighted splits), the
 // filter writes the destination's subset into a request header (x-route-subset by default) and clears
 // Envoy's route cache, so the route table, matching on that header, sends the request to the subset's
-// cluster. See ../README.md for the configuration reference.
+// cluster. With `subset_filter_state` it publishes the subset as typed filter state instead of (or besides)
+// the header, which the route table matches with RouteMatch.filter_state and the upstream never sees.
+// See ../README.md for the configuration reference.
 
 export * from "proxy-wasm-as/exports";
 
 import {
   RootContext, HttpContext, Action, registerRootContext, requestHeaders, responseHeaders, HeaderMap,
-  ConfigErrors, readPluginConfig, log, clearRouteCache, setProperty, attributes, Counter,
+  ConfigErrors, readPluginConfig, log, clearRouteCache, setProperty, attributes, Counter, WasmResult,
+  hostHas, setFilterState,
 } from "proxy-wasm-as";
 import { parseSettings, defineCounters } from "./config";
 import { RequestView } from "./request";
@@ -19,6 +22,7 @@ class RoutingRoot extends RootContext {
   /** Reused for every request: a VM runs one callback at a time. */
   readonly request: RequestView = new RequestView();
   noMatch: Counter | null = null;
+  filterStateFailed: Counter | null = null;
 
   onConfigure(size: usize): bool {
     const errors = new ConfigErrors();
@@ -29,8 +33,15 @@ class RoutingRoot extends RootContext {
       log.error("routing: invalid configuration: " + errors.first);
       return false;
     }
+    if (settings.filterStateKey.length > 0 && !hostHas("set_envoy_filter_state")) {
+      log.error("routing: invalid configuration: subset_filter_state: this host has no set_envoy_filter_state function (Envoy's typed filter state), so the route table could not see the decision");
+      return false;
+    }
     defineCounters(settings);
-    if (this.noMatch === null) this.noMatch = new Counter("routing.no_match");
+    if (this.noMatch === null) {
+      this.noMatch = new Counter("routing.no_match");
+      this.filterStateFailed = new Counter("routing.filter_state_failed");
+    }
     this.settings = settings;
     return true;
   }
@@ -56,7 +67,7 @@ class RoutingStream extends HttpContext {
 
     if (rule === null) {
       // The routing headers are this filter's to write: a client must not pick a subset by sending one.
-      let changed = stripClientHeader(req, s.subsetHeaderBytes, s.subsetHeader);
+      let changed = s.subsetHeader.length > 0 && stripClientHeader(req, s.subsetHeaderBytes, s.subsetHeader);
       if (s.hostHeader.length > 0) changed = stripClientHeader(req, s.hostHeaderBytes, s.hostHeader) || changed;
       if (s.ruleHeader.length > 0) changed = stripClientHeader(req, s.ruleHeaderBytes, s.ruleHeader) || changed;
       req.end();
@@ -70,12 +81,16 @@ class RoutingStream extends HttpContext {
 
     if (rule.request !== null) apply(requestHeaders, rule.request!);
     if (d.request !== null) apply(requestHeaders, d.request!);
-    write(req, s.subsetHeaderBytes, s.subsetHeader, d.value);
+    if (s.subsetHeader.length > 0) write(req, s.subsetHeaderBytes, s.subsetHeader, d.value);
     if (s.hostHeader.length > 0) write(req, s.hostHeaderBytes, s.hostHeader, d.hostBytes);
     if (s.ruleHeader.length > 0) write(req, s.ruleHeaderBytes, s.ruleHeader, rule.nameBytes);
     req.end();
     if (s.filterStateSubset.length > 0) setProperty([s.filterStateSubset], d.value);
     if (s.filterStateRule.length > 0) setProperty([s.filterStateRule], rule.nameBytes);
+    if (s.filterStateKey.length > 0 && setFilterState(s.filterStateKey, d.label) != WasmResult.Ok) {
+      // Envoy has no factory of that name, or it refused the value: the route table will not match it.
+      root.filterStateFailed!.increment();
+    }
     d.counter!.increment();
     clearRouteCache();
 

@@ -153,8 +153,11 @@ export enum StickyKind { None = 0, Header = 1, Cookie = 2, SourceAddress = 3 }
 /** The whole configuration. */
 export class Settings {
   rules: Rule[] = [];
+  /** Empty with `subset_header: false`. */
   subsetHeader: string = "x-route-subset";
   subsetHeaderBytes: ArrayBuffer = String.UTF8.encode("x-route-subset");
+  /** The filter state factory key the subset is published under (set_envoy_filter_state); empty: off. */
+  filterStateKey: string = "";
   /** Optional extra outputs (empty: off). */
   hostHeader: string = "";
   hostHeaderBytes: ArrayBuffer = new ArrayBuffer(0);

@@ -360,7 +360,7 @@ describe("routing: configuration errors name the rule and the field", () => {
     ["sticky key with two kinds", { http: [{ route: weights([100]) }], sticky_key: { header: "a", cookie: "b" } }, "sticky_key: set only one of header, cookie, source_address (both header and cookie are set)"],
     ["sticky key with none", { http: [{ route: weights([100]) }], sticky_key: {} }, "sticky_key: one of header, cookie, source_address is required"],
     ["dynamic metadata", { http: [{ route: weights([100]) }], metadata: { dynamic_metadata: { namespace: "envoy.lb" } } }, "metadata.dynamic_metadata: not supported: proxy-wasm ABI 0.2.1 cannot write Envoy's dynamic metadata; put Envoy's header_to_metadata filter after this one to copy x-route-subset into it"],
-    ["unknown top-level field", { http: [{ route: weights([100]) }], hosts: ["reviews"] }, "hosts: unknown field (expected one of: http, subset_header, sticky_key, metadata)"],
+    ["unknown top-level field", { http: [{ route: weights([100]) }], hosts: ["reviews"] }, "hosts: unknown field (expected one of: http, subset_header, subset_filter_state, sticky_key, metadata)"],
     ["not JSON", "{http: [", ""],
   ];
 

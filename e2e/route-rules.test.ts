@@ -32,19 +32,21 @@ async function startWith(filter: string, configuration: JsonObject, concurrency 
   }, { concurrency });
 }
 
-async function get(envoy: StartedEnvoy, path: string): Promise<{ status: number; ms: number; body: string }> {
+async function get(envoy: StartedEnvoy, path: string, headers: Record<string, string> = {}): Promise<{ status: number; ms: number; body: string }> {
   const t0 = performance.now();
-  const res = await fetch(envoy.url(path), { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(envoy.url(path), { headers, signal: AbortSignal.timeout(10_000) });
   const body = await res.text();
   return { status: res.status, ms: performance.now() - t0, body };
 }
 
 describe("route rules e2e: one plugin, settings per route name", () => {
-  test("fault: route orders aborts with 503, route search is delayed 300 ms, the rest pass", async () => {
+  test("fault: route orders aborts with 503, route search is delayed 300 ms, a CEL rule aborts with 500, the rest pass", async () => {
     const envoy = await startWith("fault", {
       route_rules: [
         { match: { route_name: "orders" }, config: { abort: { http_status: 503, percentage: { numerator: 100 } } } },
         { match: { route_name: "search" }, config: { delay: { fixed_delay: "0.3s", percentage: { numerator: 100 } } } },
+        // Compiled by Envoy at configure time, evaluated by Envoy per request.
+        { match: { cel: "request.headers['x-chaos'] == 'on' && request.path.startsWith('/home')" }, config: { abort: { http_status: 500, percentage: { numerator: 100 } } } },
       ],
     });
     for (let i = 0; i < 5; i++) {
@@ -56,13 +58,15 @@ describe("route rules e2e: one plugin, settings per route name", () => {
       const rest = await get(envoy, `/home/${i}`);
       expect(rest.status).toBe(200);
       expect(JSON.parse(rest.body).upstream).toBe("echo");
+      expect((await get(envoy, `/home/${i}`, { "x-chaos": "on" })).status).toBe(500);
+      expect((await get(envoy, `/home/${i}`, { "x-chaos": "off" })).status).toBe(200);
     }
     const counted = await waitFor(async () => {
       const stats = await envoy.stats();
       const c = [stats.get("wasmcustom.fault.aborts_injected"), stats.get("wasmcustom.fault.delays_injected")];
-      return c[0] === 5 && c[1] === 5 ? c : undefined;
-    }, { timeoutMs: 10_000, what: "5 aborts and 5 delays in Envoy's stats" });
-    expect(counted).toEqual([5, 5]);
+      return c[0] === 10 && c[1] === 5 ? c : undefined;
+    }, { timeoutMs: 10_000, what: "10 aborts and 5 delays in Envoy's stats" });
+    expect(counted).toEqual([10, 5]);
   });
 
   test("ratelimit, 2 workers: 3 per minute on route orders, 10 on route search, 100 on the rest, each its own bucket", async () => {

@@ -2,7 +2,8 @@
 //
 //   "route_rules": [
 //     {"match": {"route_name": "checkout"}, "config": {"abort": null}},
-//     {"match": {"virtual_host": "admin", "path_prefix": "/debug/"}, "config": {...}}
+//     {"match": {"virtual_host": "admin", "path_prefix": "/debug/"}, "config": {...}},
+//     {"match": {"cel": "request.headers['x-tier'] == 'gold'"}, "config": {...}}
 //   ]
 //
 // Each rule's `config` is a JSON Merge Patch (RFC 7396) applied to the filter's own configuration (objects
@@ -18,11 +19,12 @@ import { requestHeaders } from "./headers";
 import { getPropertyBytes, encodePath } from "./internal/hostcalls";
 import { normalizePath, NormalizedPath } from "./path";
 import { encodeUtf8 } from "./utf8";
+import { Expression } from "./cel";
 
 /** The member of a filter's configuration that holds its rules. */
 export const ROUTE_RULES_FIELD = "route_rules";
 
-const MATCH_FIELDS: string[] = ["route_name", "virtual_host", "host", "path_prefix"];
+const MATCH_FIELDS: string[] = ["route_name", "virtual_host", "host", "path_prefix", "cel"];
 
 // @ts-ignore: decorator
 @lazy const ROUTE_NAME = encodePath(["xds", "route_name"]);
@@ -42,6 +44,8 @@ export class RouteMatch {
   hostWildcard: bool = false;
   /** A prefix of the normalised path ("" for any). */
   pathPrefix: string = "";
+  /** A CEL condition evaluated by the host (Envoy's expr_evaluate), or null. */
+  cel: Expression | null = null;
   /** The rule's position in the configuration. */
   index: i32 = 0;
   /** A canonical form of the conditions, to find two rules that match the same requests. */
@@ -97,13 +101,15 @@ export class RouteRules {
       if (m === null || patch === null) return out;
       if (patch.has(ROUTE_RULES_FIELD)) { patch.error(ROUTE_RULES_FIELD, "rules do not nest: set route_rules only at the top level"); return out; }
       const match = parseMatch(m, i);
-      if (match === null) return out;
+      if (match === null) { out.release(); return out; }
       // Insertion sort, stable: the new rule goes after every rule at least as specific.
       let at = out.matches.length;
       while (at > 0 && compareSpecificity(match, out.matches[at - 1]) > 0) at--;
       for (let k = 0; k < out.matches.length; k++) {
         if (out.matches[k].key == match.key) {
           m.error("", "matches the same requests as " + list.itemPath(out.matches[k].index) + ".match, so it would never apply");
+          if (match.cel !== null) match.cel!.delete();
+          out.release();
           return out;
         }
       }
@@ -135,6 +141,17 @@ export class RouteRules {
   patch(i: i32): ConfigObject {
     const path = (this.basePath.length > 0 ? this.basePath + "." : "") + ROUTE_RULES_FIELD + "[" + this.matches[i].index.toString() + "].config";
     return new ConfigObject(this.patches[i], path, this.errors);
+  }
+
+  /**
+   * Frees the host's copies of the rules' CEL conditions. Call it on the rules a configuration replaces, once
+   * the new one is accepted (and on new rules whose configuration is refused).
+   */
+  release(): void {
+    for (let i = 0; i < this.matches.length; i++) {
+      const e = this.matches[i].cel;
+      if (e !== null) e.delete();
+    }
   }
 
   /** Drops the JSON kept for `merged`, once every rule's configuration is built. */
@@ -187,6 +204,8 @@ export class RouteRules {
       if (!this.vhostLoaded) { this.vhost = getPropertyBytes(VIRTUAL_HOST_NAME); this.vhostLoaded = true; }
       if (!oneOf(this.vhost, m.virtualHosts)) return false;
     }
+    // Last: the host evaluates it. An evaluation error (a missing attribute, a type error) is no match.
+    if (m.cel !== null && !m.cel!.evaluateBool(false)) return false;
     return true;
   }
 }
@@ -194,8 +213,8 @@ export class RouteRules {
 /**
  * Positive when `a` is more specific than `b`. Compared in this order, the first difference deciding:
  * a route name; a longer path prefix; an exact host, then a wildcard host with a longer suffix; a virtual
- * host. Route-level conditions come before host-level ones, as a route's settings in Envoy override its
- * virtual host's.
+ * host; a CEL condition. Route-level conditions come before host-level ones, as a route's settings in Envoy
+ * override its virtual host's.
  */
 export function compareSpecificity(a: RouteMatch, b: RouteMatch): i32 {
   const ar = a.routeNames.length > 0 ? 1 : 0, br = b.routeNames.length > 0 ? 1 : 0;
@@ -204,7 +223,8 @@ export function compareSpecificity(a: RouteMatch, b: RouteMatch): i32 {
   const ah = hostRank(a), bh = hostRank(b);
   if (ah != bh) return ah > bh ? 1 : -1;
   const av = a.virtualHosts.length > 0 ? 1 : 0, bv = b.virtualHosts.length > 0 ? 1 : 0;
-  return av - bv;
+  if (av != bv) return av - bv;
+  return (a.cel !== null ? 1 : 0) - (b.cel !== null ? 1 : 0);
 }
 
 function hostRank(m: RouteMatch): i32 {
@@ -257,7 +277,16 @@ function parseMatch(m: ConfigObject, index: i32): RouteMatch | null {
     out.pathPrefix = p;
     any = true;
   }
-  key += out.pathPrefix;
+  key += out.pathPrefix + "\u0000";
+  if (m.has("cel")) {
+    const text = m.nonEmptyString("cel");
+    if (!m.errors.ok) return null;
+    // Compiled once, here; the filter's onConfigure is the only place this runs.
+    out.cel = Expression.compileField(m.errors, m.fieldPath("cel"), text);
+    if (out.cel === null) return null;
+    key += text;
+    any = true;
+  }
   if (!any) { m.error("", "set at least one of " + MATCH_FIELDS.join(", ")); return null; }
   out.key = key;
   return out;

@@ -19,7 +19,7 @@ beforeAll(async () => {
 
 const BASE = { name: "base", limits: { a: 1, b: 2 } };
 
-interface Req { route?: string | null; vhost?: string | null; host?: string; path?: string }
+interface Req { route?: string | null; vhost?: string | null; host?: string; path?: string; headers?: Array<[string, string]> }
 
 async function start(rules: unknown[], base: object = BASE): Promise<(r?: Req) => string> {
   const host = await Host.start(wasm, { pluginConfig: JSON.stringify({ ...base, route_rules: rules }) });
@@ -28,7 +28,7 @@ async function start(rules: unknown[], base: object = BASE): Promise<(r?: Req) =
     if (r.route !== undefined) properties["xds.route_name"] = r.route;
     if (r.vhost !== undefined) properties["xds.virtual_host_name"] = r.vhost;
     const s = host.newHttpStream(undefined, { properties });
-    s.sendRequestHeaders([[":method", "GET"], [":path", r.path ?? "/"], [":authority", r.host ?? "example.com"]], true);
+    s.sendRequestHeaders([[":method", "GET"], [":path", r.path ?? "/"], [":authority", r.host ?? "example.com"], ...(r.headers ?? [])], true);
     expect(s.localResponse?.status).toBe(200);
     return Buffer.from(s.localResponse!.body).toString();
   };
@@ -95,6 +95,34 @@ describe("route rules: selection", () => {
   });
 });
 
+describe("route rules: CEL conditions", () => {
+  test("a cel condition is evaluated by the host per request; an evaluation error is no match", async () => {
+    const send = await start([
+      { match: { cel: "request.headers['x-tier'] == 'gold'" }, config: { name: "gold" } },
+      { match: { route_name: "r", cel: "request.method == 'POST' || request.headers['x-tier'] == 'gold'" }, config: { name: "r-gold" } },
+      { match: { cel: "request.headers['x-n'] + 1 > 2" }, config: { name: "typed" } },
+    ]);
+    expect(send({ headers: [["x-tier", "gold"]] })).toBe("gold 1 2");
+    expect(send({ headers: [["x-tier", "silver"]] })).toBe("base 1 2");
+    // Missing header: the map lookup fails, which is no match rather than a failed request.
+    expect(send({})).toBe("base 1 2");
+    // A type error (string + int) is no match either.
+    expect(send({ headers: [["x-n", "5"]] })).toBe("base 1 2");
+    // route_name ranks first: the route's CEL rule beats the route-less one.
+    expect(send({ route: "r", headers: [["x-tier", "gold"]] })).toBe("r-gold 1 2");
+  });
+
+  test("at equal other conditions a rule with cel is more specific; a cel that does not compile names the field", async () => {
+    const send = await start([
+      { match: { route_name: "r" }, config: { name: "plain" } },
+      { match: { route_name: "r", cel: "request.path.startsWith('/beta')" }, config: { name: "beta" } },
+    ]);
+    expect(send({ route: "r", path: "/beta/x" })).toBe("beta 1 2");
+    expect(send({ route: "r", path: "/x" })).toBe("plain 1 2");
+    expect(await configError([{ match: { cel: "request.path ==" }, config: {} }])).toContain("route_rules[0].match.cel: not a valid CEL expression: request.path ==");
+  });
+});
+
 describe("route rules: the most specific match wins", () => {
   test("route name, then the longer path prefix, then exact host, longer wildcard, then virtual host", async () => {
     // Listed least specific first: the order in the configuration does not decide, specificity does.
@@ -130,8 +158,8 @@ describe("route rules: the most specific match wins", () => {
 
 describe("route rules: configuration errors name the field", () => {
   test.each([
-    [[{ match: {}, config: {} }], "route_rules[0].match: set at least one of route_name, virtual_host, host, path_prefix"],
-    [[{ match: { route: "x" }, config: {} }], "route_rules[0].match.route: unknown field (expected one of: route_name, virtual_host, host, path_prefix)"],
+    [[{ match: {}, config: {} }], "route_rules[0].match: set at least one of route_name, virtual_host, host, path_prefix, cel"],
+    [[{ match: { route: "x" }, config: {} }], "route_rules[0].match.route: unknown field (expected one of: route_name, virtual_host, host, path_prefix, cel)"],
     [[{ config: {} }], "route_rules[0].match: is required"],
     [[{ match: { route_name: "x" } }], "route_rules[0].config: is required"],
     [[{ match: { route_name: [] }, config: {} }], "route_rules[0].match.route_name: must not be empty"],

@@ -82,11 +82,13 @@ class AuthRoot extends RootContext {
       routeRules.compact();
     }
     if (cfg === null || !errors.ok) {
+      routeRules.release();
       log.error("auth: invalid configuration: " + errors.first);
       return false;
     }
     if (metrics === null) metrics = new Metrics();
     this.config = cfg;
+    this.routeRules.release();
     this.routeRules = routeRules;
     this.ruleConfigs = ruleConfigs;
     this.cache = new TokenCache(cfg.tokenCacheSize, cfg.tokenCacheBytes);

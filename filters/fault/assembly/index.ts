@@ -116,10 +116,12 @@ class FaultRoot extends RootContext {
       rules.compact();
     }
     if (!errors.ok || parsed === null) {
+      rules.release();
       log.error("fault: invalid configuration: " + errors.first);
       return false;
     }
     this.config = parsed;
+    this.rules.release();
     this.rules = rules;
     this.ruleConfigs = ruleConfigs;
     this.enabled = hasFault(parsed);

@@ -136,11 +136,13 @@ class RateLimitRoot extends RootContext {
       routeRules.compact();
     }
     if (cfg === null || !errors.ok) {
+      routeRules.release();
       log.error("ratelimit: invalid configuration: " + errors.first);
       return false;
     }
     const name = attributes.plugin.name();
     this.ns = "ratelimit/" + (name !== null ? name : "") + "/";
+    this.routeRules.release();
     this.routeRules = routeRules;
     this.plans = [];
     let local = false;

@@ -40,9 +40,14 @@ class RoutesRoot extends RootContext {
       const settings: Settings[] = [];
       for (let i = 0; i < rules.length && errors.ok; i++) settings.push(parseSettings(rules.merged(i)));
       rules.compact();
-      this.base = base;
-      this.rules = rules;
-      this.settings = settings;
+      if (!errors.ok) {
+        rules.release();
+      } else {
+        this.rules.release();
+        this.base = base;
+        this.rules = rules;
+        this.settings = settings;
+      }
     }
     if (!errors.ok) {
       log.error("routes: " + errors.first);

@@ -123,6 +123,28 @@ describe("route rules: CEL conditions", () => {
   });
 });
 
+describe("route rules: CEL expressions live as long as their configuration", () => {
+  test("a new configuration deletes the expressions it replaces; a refused one deletes its own and keeps the running rules", async () => {
+    const gold = { match: { cel: "request.headers['x-tier'] == 'gold'" }, config: { name: "gold" } };
+    const host = await Host.start(wasm, { pluginConfig: JSON.stringify({ ...BASE, route_rules: [gold, { match: { cel: "false" }, config: {} }] }) });
+    expect([host.foreignFunctionCalls("expr_create"), host.foreignFunctionCalls("expr_delete")]).toEqual([2, 0]);
+    const tier = () => {
+      const s = host.newHttpStream();
+      s.sendRequestHeaders([[":method", "GET"], [":path", "/"], [":authority", "example.com"], ["x-tier", "gold"]], true);
+      return Buffer.from(s.localResponse!.body).toString();
+    };
+    expect(tier()).toBe("gold 1 2");
+    // Refused (a bad limit after a valid CEL rule): the new expression is deleted, the running ones stay.
+    expect(host.configure(JSON.stringify({ ...BASE, route_rules: [{ ...gold, config: { limits: { a: 5000 } } }] }))).toBe(false);
+    expect([host.foreignFunctionCalls("expr_create"), host.foreignFunctionCalls("expr_delete")]).toEqual([3, 1]);
+    expect(tier()).toBe("gold 1 2");
+    // Accepted: the two running expressions are deleted.
+    expect(host.configure(JSON.stringify({ ...BASE, route_rules: [{ ...gold, config: { name: "gold2" } }] }))).toBe(true);
+    expect([host.foreignFunctionCalls("expr_create"), host.foreignFunctionCalls("expr_delete")]).toEqual([4, 3]);
+    expect(tier()).toBe("gold2 1 2");
+  });
+});
+
 describe("route rules: the most specific match wins", () => {
   test("route name, then the longer path prefix, then exact host, longer wildcard, then virtual host", async () => {
     // Listed least specific first: the order in the configuration does not decide, specificity does.

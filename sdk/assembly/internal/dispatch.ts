@@ -31,11 +31,63 @@ export function registerRootFactory(factory: RootFactory, rootId: string): void 
 }
 
 export function rootContext(contextId: u32): RootContext | null {
-  return roots.has(contextId) ? roots.get(contextId) : null;
+  if (contextId == lastRootId && lastRoot !== null) return lastRoot;
+  if (!roots.has(contextId)) return null;
+  const root = roots.get(contextId);
+  lastRootId = contextId;
+  lastRoot = root;
+  return root;
 }
 
 export function httpContext(contextId: u32): HttpContext | null {
-  return httpStreams.has(contextId) ? httpStreams.get(contextId) : null;
+  if (contextId == lastHttpId && lastHttp !== null) return lastHttp;
+  if (!httpStreams.has(contextId)) return null;
+  const ctx = httpStreams.get(contextId);
+  lastHttpId = contextId;
+  lastHttp = ctx;
+  return ctx;
+}
+
+// ---- Lookup caches ----
+// Every callback of a stream names its context by id. The host runs one stream's callbacks in a row far
+// more often than not, so the last root and the last HTTP stream looked up are kept beside the maps: a
+// repeated id costs one comparison instead of two hash lookups. Each is cleared when its context is deleted.
+
+let lastRootId: u32 = 0;
+let lastRoot: RootContext | null = null;
+let lastHttpId: u32 = 0;
+let lastHttp: HttpContext | null = null;
+// The stream context created last whose kind is not known yet (see `unborn`), kept out of the map.
+let pendingId: u32 = 0;
+let pendingRoot: RootContext | null = null;
+
+function forget(contextId: u32): void {
+  if (contextId == lastHttpId) {
+    lastHttpId = 0;
+    lastHttp = null;
+  }
+  if (contextId == lastRootId) {
+    lastRootId = 0;
+    lastRoot = null;
+  }
+  if (contextId == pendingId) {
+    pendingId = 0;
+    pendingRoot = null;
+  }
+}
+
+/** Takes the root of a stream context whose kind is not known yet, or null. */
+function takeUnborn(contextId: u32): RootContext | null {
+  if (contextId == pendingId && pendingRoot !== null) {
+    const root = pendingRoot;
+    pendingId = 0;
+    pendingRoot = null;
+    return root;
+  }
+  if (!unborn.has(contextId)) return null;
+  const root = unborn.get(contextId);
+  unborn.delete(contextId);
+  return root;
 }
 
 export function registerHttpCall(token: u32, handler: HttpCallHandler): void {
@@ -103,10 +155,18 @@ export function onContextCreate(contextId: u32, parentId: u32): void {
   enter(contextId);
   if (parentId == 0) {
     createRoot(contextId);
-  } else if (roots.has(parentId)) {
+  } else {
     // Envoy creates HTTP and TCP stream contexts with the same call; the first callback tells which one
     // this is (onRequestHeaders or onNewConnection), so the filter's context is created then.
-    unborn.set(contextId, roots.get(parentId));
+    const root = rootContext(parentId);
+    if (root !== null) {
+      if (pendingRoot === null) {
+        pendingId = contextId;
+        pendingRoot = root;
+      } else {
+        unborn.set(contextId, root);
+      }
+    }
   }
   leave();
 }
@@ -115,20 +175,28 @@ export function onContextCreate(contextId: u32, parentId: u32): void {
 const unborn = new Map<u32, RootContext>();
 
 function http(contextId: u32): HttpContext | null {
-  if (httpStreams.has(contextId)) return httpStreams.get(contextId);
-  if (!unborn.has(contextId)) return null;
-  const root = unborn.get(contextId);
-  unborn.delete(contextId);
-  const ctx = root.newHttpContext(contextId);
-  if (ctx !== null) httpStreams.set(contextId, ctx);
+  if (contextId == lastHttpId && lastHttp !== null) return lastHttp;
+  // A new stream's first callback: its id is the pending one, and the map need not be searched.
+  const root = contextId == pendingId ? takeUnborn(contextId) : null;
+  if (root === null) {
+    const known = httpContext(contextId);
+    if (known !== null) return known;
+  }
+  const owner = root !== null ? root : takeUnborn(contextId);
+  if (owner === null) return null;
+  const ctx = owner.newHttpContext(contextId);
+  if (ctx !== null) {
+    httpStreams.set(contextId, ctx);
+    lastHttpId = contextId;
+    lastHttp = ctx;
+  }
   return ctx;
 }
 
 function tcp(contextId: u32): TcpContext | null {
   if (tcpStreams.has(contextId)) return tcpStreams.get(contextId);
-  if (!unborn.has(contextId)) return null;
-  const root = unborn.get(contextId);
-  unborn.delete(contextId);
+  const root = takeUnborn(contextId);
+  if (root === null) return null;
   const ctx = root.newTcpContext(contextId);
   if (ctx !== null) tcpStreams.set(contextId, ctx);
   return ctx;
@@ -188,7 +256,8 @@ export function onForeignFunction(contextId: u32, functionId: u32, size: usize):
 export function onDone(contextId: u32): bool {
   enter(contextId);
   let done = true;
-  if (httpStreams.has(contextId)) done = httpStreams.get(contextId).onDone();
+  const h = httpContext(contextId);
+  if (h !== null) done = h.onDone();
   else if (tcpStreams.has(contextId)) done = tcpStreams.get(contextId).onDone();
   else if (roots.has(contextId)) done = roots.get(contextId).onDone();
   leave();
@@ -197,16 +266,19 @@ export function onDone(contextId: u32): bool {
 
 export function onLog(contextId: u32): void {
   enter(contextId);
-  if (httpStreams.has(contextId)) httpStreams.get(contextId).onLog();
+  const h = httpContext(contextId);
+  if (h !== null) h.onLog();
   else if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onLog();
   leave();
 }
 
 export function onDelete(contextId: u32): void {
   enter(contextId);
-  if (unborn.has(contextId)) unborn.delete(contextId);
-  if (httpStreams.has(contextId)) {
-    httpStreams.get(contextId).onDelete();
+  const h = httpContext(contextId);
+  forget(contextId);
+  if (unborn.size > 0 && unborn.has(contextId)) unborn.delete(contextId);
+  if (h !== null) {
+    h.onDelete();
     httpStreams.delete(contextId);
     streamFinished();
   } else if (tcpStreams.has(contextId)) {

@@ -254,6 +254,13 @@ describeRequiring(missing)("published packages, used from outside this checkout"
   }, 120_000);
 
   test.each(Object.keys(TEMPLATES).filter((t) => t !== FULL_CHAIN_TEMPLATE))("--template %s: npm create → npm test", async (template) => {
-    await createAndTest(`my-${template}`, template, join(work, "projects"));
+    const dir = await createAndTest(`my-${template}`, template, join(work, "projects"));
+    // What a stock filter declares about itself in its package.json (e.g. auth forbids FAIL_OPEN) came along.
+    const stockPkg = join(ROOT, "filters", template, "package.json");
+    if (existsSync(stockPkg)) {
+      const facts = (JSON.parse(readFileSync(stockPkg, "utf8")) as { pwas?: unknown }).pwas;
+      expect(facts).toBeDefined();
+      expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).pwas).toEqual(facts);
+    }
   }, 600_000);
 });

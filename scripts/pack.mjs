@@ -5,7 +5,7 @@
 //   create-proxy-wasm-as   create/         staged in dist/stage: the scaffold bundled into index.js, and
 //                                          the templates and stock-filter sources it copies from
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -33,6 +33,8 @@ cpSync(join(ROOT, "templates", "stock", "tests"), join(STAGE, "templates", "stoc
 for (const f of STOCK) {
   cpSync(join(ROOT, "filters", f, "assembly"), join(STAGE, "filters", f, "assembly"), { recursive: true, filter: noBuild });
   cpSync(join(ROOT, "filters", f, "README.md"), join(STAGE, "filters", f, "README.md"));
+  // A stock filter's package.json carries facts about it ("pwas": {"failOpen": "forbidden"}) that go with a copy.
+  if (existsSync(join(ROOT, "filters", f, "package.json"))) cpSync(join(ROOT, "filters", f, "package.json"), join(STAGE, "filters", f, "package.json"));
 }
 await build({
   entryPoints: [join(ROOT, "src", "scaffold", "create-bin.ts")],

@@ -131,7 +131,7 @@ export async function newFilter(opts: NewOptions): Promise<string> {
       build: "pwas build .",
       test: "pwas test .",
       "test:emulator": "pwas test . -- --testPathIgnorePatterns '\\.e2e\\.test\\.ts$'",
-      "test:e2e": "pwas test . -- --testPathPattern '\\.e2e\\.test\\.ts$'",
+      "test:e2e": "pwas test . -- --testPathPattern '\\.e2e\\.test\\.ts$' --passWithNoTests",
       start: "pwas run .",
     },
     engines: { node: ">=20" },

@@ -2,7 +2,7 @@
 // checkout), then `pwas test` there runs the generated tests, emulator and real Envoy. The same projects
 // built from the published packages, outside this checkout, are e2e/packages.test.ts.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -37,5 +37,9 @@ test("refuses a bad name, an unknown template and a non-empty folder with clear 
   const fail = (args: string[]) => run(process.execPath, [CLI, "new", ...args], { cwd: work }).then(() => "", (e) => e.stderr as string);
   expect(await fail(["Bad_Name", "--no-install"])).toMatch(/E_USAGE "Bad_Name" is not a valid package name for a filter/);
   expect(await fail(["x", "--template", "nope", "--no-install"])).toMatch(/E_USAGE unknown template "nope"; choose one of: http-headers/);
-  expect(await fail(["again", "--dir", join(work, "my-tcp"), "--no-install"])).toMatch(/already exists and is not empty/);
+  const taken = join(work, "taken");
+  mkdirSync(taken, { recursive: true });
+  writeFileSync(join(taken, "notes.txt"), "mine");
+  expect(await fail(["again", "--dir", taken, "--no-install"])).toMatch(/already exists and is not empty/);
+  expect(readFileSync(join(taken, "notes.txt"), "utf8")).toBe("mine");
 });

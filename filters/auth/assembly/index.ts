@@ -15,7 +15,7 @@ import {
 } from "proxy-wasm-as";
 import {
   AuthConfig, ProviderConfig, Requirement, ReqKind, Rule, MatchKind, parseAuthConfig, ApiKeysConfig, ExtAuthzConfig,
-  SHARED_FIELDS,
+  SHARED_FIELDS, NamePattern,
 } from "./config";
 import { Status, statusMessage, verifyJws, checkClaims, Claims } from "./jwt";
 import { ProviderState, JwksMetrics, KeyWaiter } from "./jwks";
@@ -57,6 +57,13 @@ class AuthRoot extends RootContext {
   config: AuthConfig = new AuthConfig();
   routeRules: RouteRules = new RouteRules();
   ruleConfigs: AuthConfig[] = [];
+  /**
+   * Headers only this filter may set, under any of its configurations: removed from every request, so a
+   * route whose rule sets no such header cannot carry a client's forgery of one another route sets.
+   */
+  ownHeaders: string[] = [];
+  /** With route rules: every configuration's ext_authz allowed_upstream_headers, for the same reason. */
+  serviceHeaders: NamePattern[] = [];
   providers: ProviderState[] = [];
   cache: TokenCache = new TokenCache(0);
 
@@ -91,6 +98,10 @@ class AuthRoot extends RootContext {
     this.routeRules.release();
     this.routeRules = routeRules;
     this.ruleConfigs = ruleConfigs;
+    this.ownHeaders = [];
+    this.serviceHeaders = [];
+    this.collectOwnHeaders(cfg, false);
+    for (let i = 0; i < ruleConfigs.length; i++) this.collectOwnHeaders(ruleConfigs[i], true);
     this.cache = new TokenCache(cfg.tokenCacheSize, cfg.tokenCacheBytes);
     this.providers = [];
     let remote = false;
@@ -103,6 +114,28 @@ class AuthRoot extends RootContext {
     const now = nowNanos();
     for (let i = 0; i < this.providers.length; i++) this.providers[i].onTick(now);
     return true;
+  }
+
+  private collectOwnHeaders(c: AuthConfig, rule: bool): void {
+    const own = this.ownHeaders;
+    for (let i = 0; i < c.providers.length; i++) {
+      const p = c.providers[i];
+      if (p.forwardPayloadHeader.length > 0 && !own.includes(p.forwardPayloadHeader)) own.push(p.forwardPayloadHeader);
+      for (let j = 0; j < p.claimToHeaders.length; j++) {
+        const h = p.claimToHeaders[j].header;
+        if (!own.includes(h)) own.push(h);
+      }
+    }
+    if (c.apiKeys !== null) {
+      const h = c.apiKeys!.forwardClientHeader;
+      if (h.length > 0 && !own.includes(h)) own.push(h);
+    }
+    if (c.extAuthz !== null) {
+      if (!own.includes("x-envoy-auth-failure-mode-allowed")) own.push("x-envoy-auth-failure-mode-allowed");
+      // Without route rules the ext_authz stage itself removes them (it runs on every request).
+      const patterns = c.extAuthz!.allowedUpstreamHeaders;
+      if (rule || this.ruleConfigs.length > 0) for (let i = 0; i < patterns.length; i++) this.serviceHeaders.push(patterns[i]);
+    }
   }
 
   onTick(): void {
@@ -202,14 +235,18 @@ class AuthStream extends HttpContext {
 
   /** Removes headers only this filter may set, so a client cannot forge them. */
   private sanitize(): void {
-    const cfg = this.cfg;
-    for (let i = 0; i < cfg.providers.length; i++) {
-      const p = cfg.providers[i];
-      if (p.forwardPayloadHeader.length > 0) requestHeaders.remove(p.forwardPayloadHeader);
-      for (let j = 0; j < p.claimToHeaders.length; j++) requestHeaders.remove(p.claimToHeaders[j].header);
+    const root = this.authRoot;
+    const own = root.ownHeaders;
+    for (let i = 0; i < own.length; i++) requestHeaders.remove(unchecked(own[i]));
+    const patterns = root.serviceHeaders;
+    if (patterns.length == 0) return;
+    const all = requestHeaders.getAll();
+    for (let i = 0; i < all.length; i++) {
+      if (all[i].name.startsWith(":")) continue;
+      for (let j = 0; j < patterns.length; j++) {
+        if (patterns[j].matches(all[i].key)) { requestHeaders.removeBytes(all[i].key); break; }
+      }
     }
-    if (cfg.apiKeys !== null && cfg.apiKeys!.forwardClientHeader.length > 0) requestHeaders.remove(cfg.apiKeys!.forwardClientHeader);
-    if (cfg.extAuthz !== null) requestHeaders.remove("x-envoy-auth-failure-mode-allowed");
   }
 
   private jwtStage(cfg: AuthConfig): Status {

@@ -48,6 +48,20 @@ describe("auth: route rules", () => {
     expect([admin.action, admin.upstream.get("x-client")]).toEqual([Action.Continue, "ops"]);
   });
 
+  test("headers the filter sets on some route are removed on every route: a client cannot forge them where a rule turns a stage off", async () => {
+    const host = await startAuth(wasm, {
+      providers: { p: { issuer: ISS, local_jwks: { inline_string: jwks(hs) }, claim_to_headers: [{ header_name: "x-sub", claim_name: "sub" }] } },
+      rules: [{ match: { prefix: "/" }, requires: { provider_name: "p" } }],
+      api_keys: { keys: [{ client: "ops", sha256 }], forward_client_header: "x-client" },
+      ext_authz: { http_service: { server_uri: { uri: "http://authz.local", cluster: "authz", timeout: "0.2s" }, authorization_response: { allowed_upstream_headers: { patterns: [{ prefix: "x-user-" }] } } } },
+      route_rules: [{ match: { route_name: "public" }, config: { rules: [{ match: { prefix: "/" } }], api_keys: null, ext_authz: null } }],
+    });
+    const forged: Array<[string, string]> = [["x-sub", "root"], ["x-client", "ops"], ["x-user-role", "admin"], ["x-envoy-auth-failure-mode-allowed", "true"], ["x-other", "kept"]];
+    const r = send(host, "public", forged);
+    expect(r.action).toBe(Action.Continue);
+    expect([...r.upstream.keys()].filter((k) => k.startsWith("x-"))).toEqual(["x-other"]);
+  });
+
   test("providers and limits are shared by all routes: a rule that sets them is refused, naming the field", async () => {
     for (const field of ["providers", "limits"]) {
       const config = { ...CONFIG, route_rules: [{ match: { route_name: "r" }, config: { [field]: null } }] };

@@ -102,6 +102,19 @@ describe("CEL", () => {
     expect([without.get("x-cel-1"), without.get("x-cel-6")]).toEqual([`${f} null`, "0 hex:00"]);
   });
 
+  test("a CEL condition in the configuration that does not compile is a configuration error naming the field", async () => {
+    const cost = (await buildFilter(join(ROOT, "sdk/tests/hostext-cost"))).wasmPath;
+    const good = await Host.start(cost, { pluginConfig: JSON.stringify({ condition: "request.method == 'GET'" }) });
+    expect(good.configure(JSON.stringify({ condition: "request.path ==" }))).toBe(false);
+    expect(good.logMessages()).toContain("hostext-cost: invalid configuration: condition: not a valid CEL expression: request.path ==");
+    const noCel = await Host.load(cost, { pluginConfig: "{}", withoutForeignFunctions: ["expr_create"] });
+    noCel.startVm();
+    expect(noCel.configure()).toBe(false);
+    expect(noCel.logMessages()).toContain(
+      "hostext-cost: invalid configuration: condition: CEL expressions need a host that evaluates them (Envoy's expr_create), and this one does not",
+    );
+  }, 120_000);
+
   test("a host without CEL: every compile answers NotFound", async () => {
     const h = request(await start({ withoutForeignFunctions: ["expr_create"] }), "cel").h;
     expect(h.get("x-cel-compiled")).toBe(Array(12).fill(String(WasmResult.NotFound)).join(","));

@@ -15,9 +15,15 @@ import { getProperty } from "../properties";
 type Program = ReturnType<typeof plan>;
 type Expr = NonNullable<ReturnType<typeof parse>["expr"]>;
 
+interface Compiled {
+  program: Program;
+  /** The variables (request, source, ...) the expression names: only those are read per evaluation. */
+  names: Set<string>;
+}
+
 interface Store {
   next: number;
-  programs: Map<number, Program>;
+  programs: Map<number, Compiled>;
 }
 
 const stores = new WeakMap<Host, Map<number, Store>>();
@@ -35,41 +41,46 @@ function store(call: Parameters<ForeignFunction>[1]): Store {
 /** Operators the planner handles itself, not through the function registry. */
 const SPECIAL = new Set(["_&&_", "_||_", "_?_:_", "_[_]", "@not_strictly_false"]);
 
-/** Names of the functions an expression calls that no overload exists for (Envoy refuses these at expr_create). */
-function unknownFunctions(e: Expr | undefined, out: string[] = []): string[] {
+/**
+ * Walks an expression: the functions it calls that no overload exists for (Envoy refuses these at expr_create)
+ * and the identifiers it names.
+ */
+function scan(e: Expr | undefined, out: { unknown: string[]; names: Set<string> }): typeof out {
   const k = e?.exprKind;
   if (!k) return out;
-  if (k.case === "callExpr") {
-    if (!SPECIAL.has(k.value.function) && !env.funcs.find(k.value.function)) out.push(k.value.function);
-    unknownFunctions(k.value.target, out);
-    for (const a of k.value.args) unknownFunctions(a, out);
-  } else if (k.case === "selectExpr") unknownFunctions(k.value.operand, out);
-  else if (k.case === "listExpr") for (const a of k.value.elements) unknownFunctions(a, out);
+  if (k.case === "identExpr") out.names.add(k.value.name);
+  else if (k.case === "callExpr") {
+    if (!SPECIAL.has(k.value.function) && !env.funcs.find(k.value.function)) out.unknown.push(k.value.function);
+    scan(k.value.target, out);
+    for (const a of k.value.args) scan(a, out);
+  } else if (k.case === "selectExpr") scan(k.value.operand, out);
+  else if (k.case === "listExpr") for (const a of k.value.elements) scan(a, out);
   else if (k.case === "structExpr") {
     for (const en of k.value.entries) {
-      unknownFunctions(en.value, out);
-      if (en.keyKind.case === "mapKey") unknownFunctions(en.keyKind.value, out);
+      scan(en.value, out);
+      if (en.keyKind.case === "mapKey") scan(en.keyKind.value, out);
     }
   } else if (k.case === "comprehensionExpr") {
-    for (const part of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) unknownFunctions(part, out);
+    for (const part of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) scan(part, out);
   }
   return out;
 }
 
 export const exprCreate: ForeignFunction = (args, call) => {
-  let program: Program;
+  let compiled: Compiled;
   try {
     const parsed = parse(Buffer.from(args).toString("utf8"));
+    const found = scan(parsed.expr, { unknown: [], names: new Set() });
     // CEL-C++'s builder resolves function names when it plans; @bufbuild/cel only when it calls them.
-    if (unknownFunctions(parsed.expr).length) return { result: WasmResult.BadArgument };
-    program = plan(env, parsed);
+    if (found.unknown.length) return { result: WasmResult.BadArgument };
+    compiled = { program: plan(env, parsed), names: found.names };
   } catch {
     return { result: WasmResult.BadArgument };
   }
   const s = store(call);
   let token = s.next++ >>> 0;
   while (s.programs.has(token)) token = s.next++ >>> 0;
-  s.programs.set(token, program);
+  s.programs.set(token, compiled);
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, token, true);
   return out;
@@ -83,13 +94,13 @@ export const exprDelete: ForeignFunction = (args, call) => {
 
 export const exprEvaluate: ForeignFunction = (args, call) => {
   if (args.length !== 4) return { result: WasmResult.BadArgument };
-  const program = store(call).programs.get(new DataView(args.buffer, args.byteOffset, 4).getUint32(0, true));
-  if (!program) return { result: WasmResult.NotFound };
+  const compiled = store(call).programs.get(new DataView(args.buffer, args.byteOffset, 4).getUint32(0, true));
+  if (!compiled) return { result: WasmResult.NotFound };
   const ctx = call.host.contexts.get(call.contextId);
   if (!ctx) return { result: WasmResult.InternalFailure };
   let value: unknown;
   try {
-    value = program(activation(call.host, ctx));
+    value = compiled.program(activation(call.host, ctx, compiled.names));
   } catch {
     return { result: WasmResult.InternalFailure };
   }
@@ -132,12 +143,13 @@ const ATTRIBUTES: Record<string, "string" | "int" | "uint" | "bool" | "map"> = {
 const TOP_LEVEL = ["plugin_name", "plugin_root_id", "plugin_vm_id"];
 
 /** The CEL variables of one evaluation: request, response, source, ..., read through the property rules. */
-function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["get"]>>): Record<string, CelInput> {
+function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["get"]>>, names: Set<string>): Record<string, CelInput> {
   const scope = host.propertyScope(ctx);
   const read = (segs: string[]) => getProperty(scope, new Uint8Array(Buffer.from(segs.join("\u0000"))));
   const out: Record<string, CelInput> = {};
   for (const [name, kind] of Object.entries(ATTRIBUTES)) {
     const segs = name.split(".");
+    if (!names.has(segs[0]!)) continue;
     const r = read(segs);
     if (r.result !== WasmResult.Ok || !r.value) continue;
     const b = Buffer.from(r.value);
@@ -151,10 +163,11 @@ function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["ge
     group.set(segs[1]!, v);
   }
   for (const name of TOP_LEVEL) {
+    if (!names.has(name)) continue;
     const r = read([name]);
     if (r.result === WasmResult.Ok && r.value) out[name] = Buffer.from(r.value).toString("utf8");
   }
   const fs = ctx.stream?.envoyFilterState;
-  if (fs && fs.size) out.filter_state = new Map([...fs].map(([k, o]) => [k, new Uint8Array(Buffer.from(o.value))]));
+  if (fs && fs.size && names.has("filter_state")) out.filter_state = new Map([...fs].map(([k, o]) => [k, new Uint8Array(Buffer.from(o.value))]));
   return out;
 }

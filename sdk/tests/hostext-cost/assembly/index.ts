@@ -3,7 +3,8 @@
 // and answers 200 with the nanoseconds per call, or 500 naming the first call that failed.
 //   verify-native  verifySignature (RSA-2048 PKCS#1 v1.5, sha256) through the host
 //   verify-wasm    the auth filter's own RSA code (filters/auth/assembly/crypto) on the same key and signature
-//   cel            a compiled CEL condition on a request header, evaluated by the host
+//   cel            a compiled CEL condition on a request header, evaluated by the host (plugin configuration
+//                  {"condition": "<CEL>"} replaces it; one that does not compile is refused, naming the field)
 //   matcher        the same condition in Wasm with the SDK's HeaderMatchers
 //   compress, uncompress   zlib through the host on x-size bytes of text
 // Inputs in hex headers: x-n-hex and x-e-hex (the RSA key's modulus and exponent), x-key-hex (its SPKI DER),
@@ -13,7 +14,7 @@ export * from "proxy-wasm-as/exports";
 
 import {
   RootContext, HttpContext, Action, registerRootContext, requestHeaders, sendHttpResponse, nowNanos, encodeUtf8,
-  verifySignature, compress, uncompress, Expression, HeaderMatchers, parseConfig, ConfigErrors,
+  verifySignature, compress, uncompress, Expression, HeaderMatchers, parseConfig, readPluginConfig, ConfigErrors, log,
 } from "proxy-wasm-as";
 import { RsaPublicKey } from "../../../../filters/auth/assembly/crypto/rsa";
 import { HashAlg } from "../../../../filters/auth/assembly/crypto/digest";
@@ -26,12 +27,19 @@ class CostRoot extends RootContext {
   matchers: HeaderMatchers | null = null;
 
   onConfigure(size: usize): bool {
+    // The previous configuration's expression goes first: the host keeps it until deleted.
     if (this.condition !== null) this.condition!.delete();
     const errors = new ConfigErrors();
-    this.condition = Expression.compileField(errors, "condition", CONDITION);
-    const cfg = parseConfig(encodeUtf8('{"matchers": [{"name": "x-cel", "exact_match": "yes"}]}'), errors);
-    if (cfg !== null) this.matchers = HeaderMatchers.parse(cfg, "matchers");
-    return errors.ok;
+    const cfg = readPluginConfig(errors);
+    const text = cfg !== null ? cfg.string("condition", CONDITION) : CONDITION;
+    this.condition = Expression.compileField(errors, "condition", text);
+    const spec = parseConfig(encodeUtf8('{"matchers": [{"name": "x-cel", "exact_match": "yes"}]}'), errors);
+    if (spec !== null) this.matchers = HeaderMatchers.parse(spec, "matchers");
+    if (!errors.ok) {
+      log.error("hostext-cost: invalid configuration: " + errors.first);
+      return false;
+    }
+    return true;
   }
 
   newHttpContext(contextId: u32): HttpContext | null { return new CostStream(contextId, this); }

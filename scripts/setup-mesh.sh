@@ -75,7 +75,20 @@ else
 fi
 
 # ---- Istio
+# istio-agent renders Envoy's bootstrap from a template its image ships (tools/packaging/common at the
+# same commit); the sidecar tests pass it with --templateFile.
+copy_bootstrap() {
+  local dir
+  dir="$(GOFLAGS=-mod=mod go mod download -json "istio.io/istio@$ISTIO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  cp "$dir/tools/packaging/common/envoy_bootstrap.json" "$1/envoy_bootstrap.json"
+  chmod 644 "$1/envoy_bootstrap.json"
+}
 if [ -x "$ISTIO_DIR/pilot-discovery" ] && [ -x "$ISTIO_DIR/pilot-agent" ] && [ -x "$ISTIO_DIR/istioctl" ] && [ -s "$ISTIO_DIR/crd-all.gen.yaml" ]; then
+  if [ ! -s "$ISTIO_DIR/envoy_bootstrap.json" ]; then
+    need_go "Istio's bootstrap template"
+    copy_bootstrap "$ISTIO_DIR"
+    say "copied Istio's Envoy bootstrap template into $ISTIO_DIR"
+  fi
   say "Istio present: $ISTIO_DIR ($ISTIO_RELEASE)"
   exit 0
 fi
@@ -96,6 +109,7 @@ if [ ! -s "$crds" ]; then
 fi
 cp "$crds" "$ISTIO_DIR.partial/crd-all.gen.yaml"
 chmod 644 "$ISTIO_DIR.partial/crd-all.gen.yaml"
+copy_bootstrap "$ISTIO_DIR.partial"
 cat > "$ISTIO_DIR.partial/RELEASE" <<EOF
 istio.io/istio $ISTIO_VERSION (commit ${ISTIO_VERSION##*-}), Istio $ISTIO_RELEASE
 crd-all.gen.yaml: manifests/charts/base/files/crd-all.gen.yaml at that commit, sha256 $(sha256sum "$crds" | cut -d' ' -f1)

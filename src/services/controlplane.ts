@@ -261,6 +261,9 @@ async function startIstiod(binary: string, dir: string, kubeconfig: string, time
       VALIDATION_WEBHOOK_CONFIG_NAME: "",
       INJECTION_WEBHOOK_CONFIG_NAME: "",
       PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION: "false",
+      // The sidecars of these tests run the official Envoy, which has none of istio/proxy's extensions: no
+      // metadata exchange filters (Envoy would refuse every listener and cluster that names one).
+      PILOT_ENABLE_METADATA_EXCHANGE: "false",
     };
     const proc = new ServiceProcess("istiod", binary, [
       "discovery", "--kubeconfig", kubeconfig, "--meshConfig", meshConfig, "--domain", "cluster.local",

@@ -68,6 +68,14 @@ export function locateIstioCrds(env: NodeJS.ProcessEnv = process.env): Located {
   return found ? { ok: true, path: found } : { ok: false, reason: `${ISTIO_CRDS_FILE} is missing; run \`${MESH_SETUP_COMMAND}\` or set ISTIO_CRDS` };
 }
 
+/** istio-agent's Envoy bootstrap template from the pinned commit: ISTIO_BOOTSTRAP, else .tools/mesh/istio-<version>/envoy_bootstrap.json. */
+export function locateIstioBootstrap(env: NodeJS.ProcessEnv = process.env): Located {
+  if (env.ISTIO_BOOTSTRAP) return existsSync(env.ISTIO_BOOTSTRAP) ? { ok: true, path: env.ISTIO_BOOTSTRAP } : { ok: false, reason: `ISTIO_BOOTSTRAP points at ${env.ISTIO_BOOTSTRAP}, which does not exist` };
+  const relative = `${ISTIO_TOOLS_DIR}/envoy_bootstrap.json`;
+  const found = inProject(relative, false);
+  return found ? { ok: true, path: found } : { ok: false, reason: `${relative} is missing; run \`${MESH_SETUP_COMMAND}\` or set ISTIO_BOOTSTRAP` };
+}
+
 /** Every component the control plane needs, or the first reason one is missing. */
 export function locateControlPlaneTools(env: NodeJS.ProcessEnv = process.env): { ok: true } | { ok: false; reason: string } {
   for (const l of [locateEtcd(env), locateKubeApiserver(env), locateKubectl(env), locateIstioCrds(env), locateIstioBinary("pilot-discovery", env), locateIstioBinary("istioctl", env)]) {

@@ -1,5 +1,6 @@
-// ratelimit (local mode) in a real Envoy: what one slot of a per-client table costs in Envoy's memory, and
-// that clients beyond the table cost nothing more. Prints the figures the filter's README quotes.
+// ratelimit (local mode) in a real Envoy: the per-client table never holds more than its slots, whatever the
+// number of clients (exact, from the filter's counters), and what one slot costs in Envoy's memory (printed
+// for the filter's README; process memory is a figure, not an assertion: it moves with the allocator).
 
 import { Agent } from "node:http";
 import { ratelimitWasm } from "../filters/ratelimit/tests/harness";
@@ -37,7 +38,7 @@ async function allocated(envoy: StartedEnvoy): Promise<number> {
   return envoy.counter("server.memory_allocated");
 }
 
-test("ratelimit memory: bytes per slot of a per-client table, and nothing more for clients beyond it", async () => {
+test("ratelimit memory: a per-client table holds at most its slots however many clients come (bytes per slot printed)", async () => {
   const echo = await harness.startEcho();
   const envoy = await harness.startEnvoy({
     listeners: [httpListener("rl", {
@@ -77,9 +78,11 @@ test("ratelimit memory: bytes per slot of a per-client table, and nothing more f
         `server.memory_allocated, ${perSlot.toFixed(0)} bytes per slot; ${more} more keys (${laterSlots} of them found ` +
         `a free slot): ${m2 - m1 >= 0 ? "+" : ""}${m2 - m1} bytes`,
     );
-    // Clients beyond the table add no shared-data entries: what grows is Envoy's own noise, a small part of
-    // what one entry per new client would cost.
-    expect(m2 - m1).toBeLessThan(((more - laterSlots) * perSlot) / 10);
+    // The table is bounded: the first wave fills at most its slots, and later clients can only take the
+    // slots still free; every other key is charged to the overflow bucket, not given a new entry.
+    expect(slotsFilled).toBeLessThanOrEqual(SLOTS);
+    expect(slotsFilled).toBeGreaterThan(SLOTS / 2);
+    expect(laterSlots).toBeLessThanOrEqual(SLOTS - slotsFilled);
     expect(await envoy.counter("wasmcustom.ratelimit.errors")).toBe(0);
     expect(await envoy.counter("wasmcustom.ratelimit.evictions")).toBe(0);
   } finally {

@@ -47,6 +47,8 @@ export interface NewOptions {
    */
   source?: string;
   progress?: (step: string) => void;
+  /** Ctrl-C: stops the npm install. */
+  signal?: AbortSignal;
 }
 
 /** Lower-case letters, digits and dashes: a valid npm package name that also names the module and its metrics. */
@@ -64,7 +66,9 @@ export function templateSource(from: string = __dirname): string {
   for (;;) {
     if (existsSync(join(dir, "templates", "common")) && existsSync(join(dir, "package.json"))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the filter templates (templates/common) above ${from}`);
+    if (parent === dir) {
+      throw new PwasError("E_NOT_FOUND", `cannot find the filter templates (templates/common) above ${from}: reinstall pwas or create-proxy-wasm-as`);
+    }
     dir = parent;
   }
 }
@@ -151,9 +155,10 @@ export async function newFilter(opts: NewOptions): Promise<string> {
   if (opts.install !== false) {
     progress(opts.link ? "npm install (links the SDK and the toolkit of this checkout)" : "npm install (writes package-lock.json)");
     try {
-      await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, env: installEnv(), maxBuffer: 16 << 20 });
+      await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, env: installEnv(), maxBuffer: 16 << 20, signal: opts.signal });
     } catch (e) {
-      throw new PwasError("E_NOT_FOUND", `npm install failed in ${dir}: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`);
+      if (opts.signal?.aborted) throw e;
+      throw new PwasError("E_IO", `npm install failed in ${dir} (the project files are written; run npm install there once the cause is fixed): ${(e as { stderr?: string }).stderr ?? (e as Error).message}`);
     }
   }
   return dir;

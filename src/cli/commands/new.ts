@@ -20,7 +20,7 @@ export const create: Command = {
     link: { type: "boolean", description: "depend on this checkout (file: links) instead of the released proxy-wasm-as and pwas" },
   },
   examples: ["pwas new add-header", "pwas new canary --template routing", "cd canary && pwas test ."],
-  async run(args, io) {
+  async run(args, io, signal) {
     const name = args.positionals[0];
     if (!name) throw new PwasError("E_USAGE", "a name is required, e.g. pwas new my-filter");
     if (args.positionals.length > 1) throw new PwasError("E_USAGE", `one name at a time: got ${args.positionals.join(", ")}`);
@@ -31,6 +31,7 @@ export const create: Command = {
       install: !args.flag("no-install"),
       link: args.flag("link"),
       progress: io.progress,
+      signal,
     });
     const rel = relative(process.cwd(), dir) || ".";
     io.out(`created ${rel}`);

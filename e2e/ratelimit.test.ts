@@ -123,7 +123,7 @@ describe("ratelimit e2e: local buckets in a real Envoy with 4 workers", () => {
 describe("ratelimit e2e: per-client tables under a flood of distinct keys, 4 workers", () => {
   const hour = (n: number) => ({ max_tokens: n, tokens_per_fill: n, fill_interval: "3600s" });
   // A loose per-client limit and a strict per-user login limit, both valueless, in tables of 16 slots.
-  const config = {
+  const config: JsonObject = {
     rate_limits: [
       { actions: [{ request_headers: { header_name: "x-client", descriptor_key: "client" } }] },
       { actions: [

@@ -78,8 +78,19 @@ function createCas(): u32 {
  * Exact across all worker VMs, including the first creation of the key. Returns Ok, CasMismatch when every
  * attempt lost the race, or the host's error.
  */
+// atomicUpdate's last key and its UTF-8 bytes: a filter updates the same key (a bucket, a counter) request
+// after request, so the bytes are encoded once. Compared by identity: the kept reference stops the string
+// from being freed, and a string's contents never change.
+let lastUpdateKey: string = "";
+let lastUpdateKeyBytes: ArrayBuffer = new ArrayBuffer(0);
+
 export function atomicUpdate(key: string, updater: SharedDataUpdater, maxAttempts: i32 = 32): WasmResult {
-  const k = encodeUtf8(key);
+  let k = lastUpdateKeyBytes;
+  if (changetype<usize>(key) != changetype<usize>(lastUpdateKey)) {
+    k = encodeUtf8(key);
+    lastUpdateKey = key;
+    lastUpdateKeyBytes = k;
+  }
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const cur = getSharedDataBytes(k);
     let status: WasmResult;

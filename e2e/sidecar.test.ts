@@ -4,8 +4,11 @@
  * front of the echo upstream (src/services/sidecar.ts). Checks that
  *   - the workload certificate names the pod's SPIFFE identity and requests pass through to the upstream;
  *   - a WasmPlugin rendered and applied by `pwas deploy --apply` is fetched by the agent (file://, then
- *     http:// from a loopback server, checked against the sha256 pwas deploy wrote) and the fault stock
+ *     http:// from a loopback server, checked against the sha256 pwas deploy wrote, then oci:// from the
+ *     local docker-registry, what `pwas push` pushed, pinned by its manifest digest) and the fault stock
  *     filter answers through the sidecar;
+ *   - two plugins in one phase run in istiod's order, higher priority first, and a new priority applied
+ *     with kubectl reorders them;
  *   - a wrong sha256 gets Istio's behaviour: FAIL_CLOSE denies every request (the agent puts a deny-all
  *     RBAC filter in the module's place), FAIL_OPEN lets them through without the plugin.
  */
@@ -22,10 +25,11 @@ import { describeRequiring } from "../src/requirements";
 import { freePort } from "../src/services/child";
 import { startControlPlane, type StartedControlPlane } from "../src/services/controlplane";
 import { locateControlPlaneTools, locateIstioBinary, locateIstioBootstrap } from "../src/services/meshtools";
+import { locateDockerRegistry, startRegistry, type StartedRegistry } from "../src/services/registry";
 import { startSidecar, type StartedSidecar } from "../src/services/sidecar";
 
 function missing(): string | undefined {
-  for (const l of [locateControlPlaneTools(), locateIstioBinary("pilot-agent"), locateIstioBootstrap()]) {
+  for (const l of [locateControlPlaneTools(), locateIstioBinary("pilot-agent"), locateIstioBootstrap(), locateDockerRegistry()]) {
     if (!l.ok) return `sidecar e2e: ${l.reason}`;
   }
   try {
@@ -82,9 +86,11 @@ describeWithSidecar("sidecar: istio-agent and the pinned Envoy on istiod's xDS",
   let sidecar: StartedSidecar;
   let files: Server;
   let filesUrl: string;
+  let registry: StartedRegistry;
 
   beforeAll(async () => {
     echo = await startEcho();
+    registry = await startRegistry();
     files = createServer((req, res) => {
       if (req.url === "/fault.wasm") res.end(readFileSync(FAULT_WASM));
       else res.writeHead(404).end();
@@ -92,13 +98,14 @@ describeWithSidecar("sidecar: istio-agent and the pinned Envoy on istiod's xDS",
     await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
     cp = await startControlPlane({ readyTimeoutMs: 120_000 });
-    sidecar = await startSidecar(cp, { namespace: "shop", ip: "127.0.0.7", port: await freePort(), upstream: `127.0.0.1:${echo.port}` });
+    sidecar = await startSidecar(cp, { namespace: "shop", ip: "127.0.0.7", port: await freePort(), upstream: `127.0.0.1:${echo.port}`, insecureRegistries: [registry.host] });
   });
   afterAll(async () => {
     await sidecar?.stop();
     await cp?.stop();
     files?.close();
     await echo?.close();
+    await registry?.stop();
   });
 
   test("the workload certificate from istiod's CA names the pod's SPIFFE identity, and requests reach the upstream", async () => {
@@ -153,5 +160,38 @@ describeWithSidecar("sidecar: istio-agent and the pinned Envoy on istiod's xDS",
     await untilStatus(sidecar, 200, {}, "a wrong sha256 with FAIL_OPEN to let requests through");
     // The module never loaded: the header that would abort does nothing.
     expect((await send(`${sidecar.url}/`, { "x-fault": "yes" })).status).toBe(200);
+  });
+
+  test("oci://: what pwas push pushed to the local registry, pinned by its manifest digest, is pulled by the agent and answers 432", async () => {
+    const pushed = await pwas(cp, "push", FAULT_WASM, `${registry.host}/filters/fault:1.0.0`, "--insecure");
+    expect(pushed.code).toBe(0);
+    const digest = /sha256:([0-9a-f]{64})/.exec(pushed.out)?.[1];
+    expect(digest).toBeDefined();
+    const r = await pwas(cp, "deploy", FAULT_DIR, "--no-build", "--kind", "WasmPlugin", "--image", `oci://${registry.host}/filters/fault:1.0.0`,
+      "--sha256", digest!, "--name", "fault", "--namespace", "shop", "--selector", "app=echo", "--config", abortOn(432), "--apply");
+    expect(r.err).toContain("wasmplugin.extensions.istio.io/fault configured");
+    expect(r.code).toBe(0);
+    await untilStatus(sidecar, 432, { "x-fault": "yes" }, "the plugin pulled over oci:// to abort with 432");
+    expect((await send(`${sidecar.url}/`)).status).toBe(200);
+  });
+
+  test("two plugins in one phase: the higher priority runs first, and swapping the priorities with kubectl swaps which one answers", async () => {
+    const deploy = (name: string, status: number, priority: number) => pwas(cp, "deploy", FAULT_DIR, "--no-build", "--kind", "WasmPlugin",
+      "--image", `file://${FAULT_WASM}`, "--name", name, "--namespace", "shop", "--selector", "app=echo", "--phase", "AUTHZ",
+      "--priority", String(priority), "--config", JSON.stringify({ abort: { http_status: status, percentage: { numerator: 100 } }, headers: [{ name: "x-order", string_match: { exact: "yes" } }] }),
+      "--apply");
+    // The lower one alone first, so the higher one, added later, must be put in front of it.
+    expect((await deploy("second", 452, 10)).code).toBe(0);
+    await untilStatus(sidecar, 452, { "x-order": "yes" }, "the priority 10 plugin alone to answer");
+    expect((await deploy("first", 451, 20)).code).toBe(0);
+    await untilStatus(sidecar, 451, { "x-order": "yes" }, "the priority 20 plugin to answer before the priority 10 one");
+    // The inbound listener names both ECDS filters, in that order.
+    const listeners = await sidecar.admin("/config_dump?resource=dynamic_listeners");
+    const at = (name: string) => listeners.indexOf(`shop.${name}`);
+    expect(at("first")).toBeGreaterThan(-1);
+    expect(at("second")).toBeGreaterThan(at("first"));
+    expect((await deploy("second", 452, 30)).code).toBe(0);
+    await untilStatus(sidecar, 452, { "x-order": "yes" }, "the plugin raised to priority 30 to answer first");
+    expect((await send(`${sidecar.url}/`)).status).toBe(200);
   });
 });

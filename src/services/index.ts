@@ -9,7 +9,8 @@ export {
 export { servicesHarness, type ServicesHarness } from "./testing";
 export { locateDockerRegistry, locateHtpasswd, locateSkopeo, REGISTRY_SETUP_COMMAND, startRegistry, type RegistryOptions, type StartedRegistry } from "./registry";
 export { startControlPlane, type ControlPlaneOptions, type KubectlResult, type StartedControlPlane, type StartedIstiod } from "./controlplane";
+export { ISTIO_DATA_DIR, startSidecar, type SidecarOptions, type StartedSidecar } from "./sidecar";
 export {
-  istioctlValidate, locateControlPlaneTools, locateEtcd, locateIstioBinary, locateIstioCrds, locateKubeApiserver, locateKubectl,
+  istioctlValidate, locateControlPlaneTools, locateEtcd, locateIstioBinary, locateIstioBootstrap, locateIstioCrds, locateKubeApiserver, locateKubectl,
   MESH_SETUP_COMMAND, type IstioctlVerdict,
 } from "./meshtools";

@@ -44,6 +44,8 @@ export interface SidecarOptions {
   port: number;
   /** The application the inbound listener forwards to, "127.0.0.1:<port>". */
   upstream: string;
+  /** Registries ("host:port") the agent may pull oci:// modules from over plain http (WASM_INSECURE_REGISTRIES). */
+  insecureRegistries?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -130,6 +132,7 @@ export async function startSidecar(cp: StartedControlPlane, opts: SidecarOptions
     ISTIO_META_CLUSTER_ID: "Kubernetes", ISTIO_META_INTERCEPTION_MODE: "NONE", ISTIO_META_WORKLOAD_NAME: app,
     ISTIO_METAJSON_LABELS: JSON.stringify({ app }),
     PROXY_CONFIG: JSON.stringify(proxyConfig),
+    ...(opts.insecureRegistries ? { WASM_INSECURE_REGISTRIES: opts.insecureRegistries.join(",") } : {}),
   };
   const proc = new ServiceProcess("pilot-agent", agent, ["proxy", "sidecar", "--templateFile", bootstrap, "--proxyLogLevel", "warning", "--log_output_level", "default:info,wasm:debug"], env, dir);
   const url = `http://${opts.ip}:${opts.port}`;

@@ -11,7 +11,7 @@ const kib = (v: number | null) => (v === null ? "–" : `${Math.round(v / 1024).
 const ratio = (v: number | null) => (v === null ? "–" : `${v.toFixed(2)}×`);
 
 function vs(c: CaseResult): string {
-  const from = c.previous_run ? ` (run of ${c.previous_run.slice(0, 10)}, not this one)` : "";
+  const from = c.previous_run ? ` (from the run of ${c.previous_run.slice(0, 16).replace("T", " ")} UTC)` : "";
   if (!c.pair) return from.trim();
   return `vs ${c.pair}: CPU ${ratio(c.cpu_ratio)}, rps ${ratio(c.rps_ratio)}${from}`;
 }

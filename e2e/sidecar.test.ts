@@ -7,6 +7,8 @@
  *     http:// from a loopback server, checked against the sha256 pwas deploy wrote, then oci:// from the
  *     local docker-registry, what `pwas push` pushed, pinned by its manifest digest) and the fault stock
  *     filter answers through the sidecar;
+ *   - `pwas deploy --kind TrafficExtension` of the fault filter with an oci:// image, applied with kubectl,
+ *     answers through the sidecar (istiod turns it into the same ECDS Wasm filter);
  *   - two plugins in one phase run in istiod's order, higher priority first, and a new priority applied
  *     with kubectl reorders them;
  *   - a wrong sha256 gets Istio's behaviour: FAIL_CLOSE denies every request (the agent puts a deny-all
@@ -17,6 +19,7 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Io } from "../src/cli/command";
+import { buildFilter } from "../src/build/build";
 import { main } from "../src/cli/main";
 import { startEcho, type EchoServer } from "../src/envoy/echo";
 import { locateEnvoy } from "../src/envoy/locate";
@@ -97,7 +100,9 @@ describeWithSidecar("sidecar: istio-agent and the pinned Envoy on istiod's xDS",
     });
     await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
-    cp = await startControlPlane({ readyTimeoutMs: 120_000 });
+    // The build and the control plane's start overlap; every deploy below uses this build (--no-build).
+    const [started] = await Promise.all([startControlPlane({ readyTimeoutMs: 120_000 }), buildFilter(FAULT_DIR)]);
+    cp = started;
     sidecar = await startSidecar(cp, { namespace: "shop", ip: "127.0.0.7", port: await freePort(), upstream: `127.0.0.1:${echo.port}`, insecureRegistries: [registry.host] });
   });
   afterAll(async () => {
@@ -123,7 +128,7 @@ describeWithSidecar("sidecar: istio-agent and the pinned Envoy on istiod's xDS",
   const abortOn = (status: number) => JSON.stringify({ abort: { http_status: status, percentage: { numerator: 100 } }, headers: [{ name: "x-fault", string_match: { exact: "yes" } }] });
 
   test("file://: pwas deploy --apply renders the WasmPlugin, the agent loads the module and the fault filter aborts 418 on the header", async () => {
-    const r = await pwas(cp, "deploy", FAULT_DIR, "--kind", "WasmPlugin", "--image", `file://${FAULT_WASM}`, "--name", "fault",
+    const r = await pwas(cp, "deploy", FAULT_DIR, "--no-build", "--kind", "WasmPlugin", "--image", `file://${FAULT_WASM}`, "--name", "fault",
       "--namespace", "shop", "--selector", "app=echo", "--config", abortOn(418), "--apply");
     expect(r.err).toContain("wasmplugin.extensions.istio.io/fault created");
     expect(r.code).toBe(0);
@@ -192,6 +197,19 @@ describeWithSidecar("sidecar: istio-agent and the pinned Envoy on istiod's xDS",
     expect(at("second")).toBeGreaterThan(at("first"));
     expect((await deploy("second", 452, 30)).code).toBe(0);
     await untilStatus(sidecar, 452, { "x-order": "yes" }, "the plugin raised to priority 30 to answer first");
+    expect((await send(`${sidecar.url}/`)).status).toBe(200);
+  });
+
+  test("TrafficExtension: pwas deploy --kind TrafficExtension filters/fault --image oci://… --apply answers 433 through the sidecar", async () => {
+    const pushed = await pwas(cp, "push", FAULT_WASM, `${registry.host}/filters/fault:te`, "--insecure");
+    expect(pushed.code).toBe(0);
+    const digest = /sha256:([0-9a-f]{64})/.exec(pushed.out)![1];
+    const r = await pwas(cp, "deploy", FAULT_DIR, "--no-build", "--kind", "TrafficExtension", "--image", `oci://${registry.host}/filters/fault:te`,
+      "--sha256", digest, "--name", "fault-te", "--namespace", "shop", "--selector", "app=echo",
+      "--config", JSON.stringify({ abort: { http_status: 433, percentage: { numerator: 100 } }, headers: [{ name: "x-te", string_match: { exact: "yes" } }] }), "--apply");
+    expect(r.err).toContain("trafficextension.extensions.istio.io/fault-te created");
+    expect(r.code).toBe(0);
+    await untilStatus(sidecar, 433, { "x-te": "yes" }, "the TrafficExtension's fault plugin to abort with 433");
     expect((await send(`${sidecar.url}/`)).status).toBe(200);
   });
 });

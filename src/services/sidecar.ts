@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { httpGet } from "../envoy/instance";
@@ -112,6 +112,13 @@ export async function startSidecar(cp: StartedControlPlane, opts: SidecarOptions
   } catch (err) {
     throw new Error(`istio-agent caches Wasm modules in ${ISTIO_DATA_DIR}, which cannot be created here: ${(err as Error).message}`);
   }
+  // What was cached before this sidecar stays; what it adds is removed by stop().
+  const cachedBefore = new Set(readdirSync(ISTIO_DATA_DIR));
+  const dropCache = () => {
+    for (const entry of readdirSync(ISTIO_DATA_DIR)) {
+      if (!cachedBefore.has(entry)) rmSync(join(ISTIO_DATA_DIR, entry), { recursive: true, force: true });
+    }
+  };
   const [admin, agentStatus, prometheus, health] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const bootstrap = join(dir, "envoy_bootstrap.json");
   writeFileSync(bootstrap, readFileSync(template, "utf8")
@@ -145,6 +152,7 @@ export async function startSidecar(cp: StartedControlPlane, opts: SidecarOptions
     }, `the sidecar's inbound listener ${url} to answer from the upstream`, timeout);
   } catch (err) {
     await proc.stop(10_000);
+    dropCache();
     throw err;
   }
   return {
@@ -157,8 +165,11 @@ export async function startSidecar(cp: StartedControlPlane, opts: SidecarOptions
       return res.body;
     },
     output: (lines) => proc.output(lines),
-    // SIGTERM: the agent stops Envoy itself (drain time 0).
-    stop: () => proc.stop(10_000),
+    // SIGTERM: the agent stops Envoy itself (drain time 0). Then the modules it cached go.
+    async stop() {
+      await proc.stop(10_000);
+      dropCache();
+    },
   };
 }
 

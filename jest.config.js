@@ -7,5 +7,7 @@ module.exports = {
   testPathIgnorePatterns: ["/node_modules/", "^(?!.*/src/build/).*/build/", "/.tools/", "<rootDir>/templates/stock/"],
   // Filter and template tests import the toolkit as a generated project would ("pwas/emulator").
   moduleNameMapper: { "^pwas/(emulator|envoy|build)$": "<rootDir>/src/$1" },
+  // `make pack` stages copies of the filters and templates under dist/: they are not modules of this repo.
+  modulePathIgnorePatterns: ["<rootDir>/dist/", "<rootDir>/.tools/"],
   testTimeout: 60000,
 };

@@ -203,7 +203,7 @@ describe("fault e2e: side by side with envoy.filters.http.fault", () => {
     }
   });
 
-  test("comparable delays: a fixed 200 ms delay and a header-controlled 100 ms delay, both within +50 ms", async () => {
+  test("comparable delays: a fixed 200 ms delay and a header-controlled 100 ms delay, each within 25 ms of the native one (paired)", async () => {
     const runs = 20;
     const results: Record<string, { native: number[]; wasm: number[] }> = {};
     for (const [listener, headers, want] of [["fixed_delay", {}, 200], ["header", { "x-envoy-fault-delay-request": "100" }, 100]] as Array<[string, Record<string, string>, number]>) {
@@ -217,12 +217,16 @@ describe("fault e2e: side by side with envoy.filters.http.fault", () => {
       }
       results[listener] = { native, wasm: wasmMs };
       // Never early (Envoy's native timer may fire up to ~2 ms early: libevent schedules from the time it
-      // cached at the start of the loop iteration); typically within +50 ms. A single sample may be later
-      // on a loaded machine, for either filter, so the bound is on the median and the 90th percentile.
+      // cached at the start of the loop iteration). How late a delay ends depends on the machine's load, which
+      // both filters share: each pair ran at the same moment, so the pairwise difference cancels it. The Wasm
+      // delay must match the native one within 25 ms at the median and 50 ms at the 90th percentile, and
+      // neither may overshoot by more than the delay itself at the median (a timer in the wrong unit would).
       for (const [kind, xs] of [["native", native], ["wasm", wasmMs]] as Array<[string, number[]]>) {
         const sorted = [...xs].sort((a, b) => a - b);
-        expect([kind, sorted[0] >= want - 2, quantile(sorted, 0.5) <= want + 50, quantile(sorted, 0.9) <= want + 50]).toEqual([kind, true, true, true]);
+        expect([kind, sorted[0] >= want - 2, quantile(sorted, 0.5) <= 2 * want]).toEqual([kind, true, true]);
       }
+      const apart = wasmMs.map((w, i) => Math.abs(w - native[i])).sort((a, b) => a - b);
+      expect([listener, quantile(apart, 0.5) <= 25, quantile(apart, 0.9) <= 50]).toEqual([listener, true, true]);
       expect(Math.min(...wasmMs)).toBeGreaterThanOrEqual(want); // the Wasm filter's deadlines are never early
     }
     const line = (xs: number[], want: number) => {

@@ -4,23 +4,7 @@
 // before any SDK code runs: the per-stream context, the calls into V8 and back.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-
-const I32 = 0x7f;
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-const str = (s: string) => [...leb(Buffer.byteLength(s)), ...Buffer.from(s)];
-const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
-const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
-const i32const = (n: number) => [0x41, ...leb(n)];
+import { buildModule, i32const } from "../../src/emulator/wasm-binary";
 
 interface Fn {
   name: string;
@@ -58,31 +42,15 @@ const FUNCTIONS: Fn[] = [
 
 /** The floor module's bytes. */
 export function floorBytes(): Uint8Array {
-  const sigs: string[] = [];
-  const typeOf = (f: Fn) => {
-    const key = `${f.params}:${f.returns === null ? 0 : 1}`;
-    if (!sigs.includes(key)) sigs.push(key);
-    return sigs.indexOf(key);
-  };
-  const funcTypes = FUNCTIONS.map((f) => leb(typeOf(f)));
-  const types = sigs.map((k) => {
-    const [p, r] = k.split(":").map(Number);
-    return [0x60, ...vec(Array.from({ length: p }, () => [I32])), ...vec(Array.from({ length: r }, () => [I32]))];
+  return buildModule({
+    funcs: FUNCTIONS.map((f) => ({
+      name: f.name,
+      params: f.params,
+      results: f.returns === null ? 0 : 1,
+      locals: f.body ? 1 : 0,
+      body: f.body ?? (f.returns === null ? [] : i32const(f.returns)),
+    })),
   });
-  const exportsList = [[...str("memory"), 0x02, 0x00], ...FUNCTIONS.map((f, i) => [...str(f.name), 0x00, ...leb(i)])];
-  const code = FUNCTIONS.map((f) => {
-    const locals = f.body ? [0x01, 0x01, I32] : [0x00];
-    const body = [...locals, ...(f.body ?? (f.returns === null ? [] : i32const(f.returns))), 0x0b];
-    return [...leb(body.length), ...body];
-  });
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(3, vec(funcTypes)),
-    ...section(5, vec([[0x00, 0x01]])), // one page, no maximum
-    ...section(7, vec(exportsList)),
-    ...section(10, vec(code)),
-  ]);
 }
 
 /** Writes the floor module to bench/build/floor.wasm and returns its absolute path. */

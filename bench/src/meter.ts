@@ -13,73 +13,16 @@
 // The counters are globals, not linear memory, so the module's memory and allocation are those of the
 // original. A segment is counted when it starts: a trap in the middle of one counts its whole length.
 
+import { leb, sectionsOf, sleb64, str, WasmReader as Reader } from "../../src/emulator/wasm-binary";
+
 export const INSTRUCTIONS_EXPORT = "__meter_instructions";
 export const CALL_EXPORT_PREFIX = "__meter_call_";
 export const FUNCTION_EXPORT_PREFIX = "__meter_fn_";
-
-class Reader {
-  constructor(readonly b: Uint8Array, public o = 0) {}
-  byte(): number {
-    if (this.o >= this.b.length) throw new Error("unexpected end of module");
-    return this.b[this.o++];
-  }
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = this.byte();
-      result += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return result;
-      shift += 7;
-      if (shift > 35) throw new Error("bad LEB128");
-    }
-  }
-  /** Skips a signed or unsigned LEB128 of any width. */
-  skipLeb(): void {
-    while (this.byte() & 0x80);
-  }
-  skip(n: number): void {
-    this.o += n;
-  }
-  name(): string {
-    const n = this.u32();
-    const s = Buffer.from(this.b.subarray(this.o, this.o + n)).toString("utf8");
-    this.o += n;
-    return s;
-  }
-}
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
-function sleb64(n: number): number[] {
-  const out: number[] = [];
-  let v = BigInt(n);
-  for (;;) {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
 
 /** Appends without spreading, which would overflow the stack for a large function or section. */
 function append(to: number[], items: ArrayLike<number>): void {
   for (let i = 0; i < items.length; i++) to.push(items[i]);
 }
-
-const str = (s: string) => [...leb(Buffer.byteLength(s)), ...Buffer.from(s)];
 
 /** Opcodes that end a straight-line segment (and the structural ones among them, which are not counted). */
 const ENDS_SEGMENT = new Set([0x00, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x12, 0x13, 0x18, 0x19]);
@@ -136,11 +79,8 @@ function skipImmediates(r: Reader, op: number): void {
 /** Function names from the module's name section, by function index (empty when it has none). */
 export function functionNames(wasm: Uint8Array): Map<number, string> {
   const names = new Map<number, string>();
-  const r = new Reader(wasm, 8);
-  while (r.o < wasm.length) {
-    const id = r.byte();
-    const size = r.u32();
-    const end = r.o + size;
+  for (const { id, start, end } of sectionsOf(wasm)) {
+    const r = new Reader(wasm, start);
     if (id === 0 && r.name() === "name") {
       while (r.o < end) {
         const sub = r.byte();
@@ -156,7 +96,6 @@ export function functionNames(wasm: Uint8Array): Map<number, string> {
         r.o = subEnd;
       }
     }
-    r.o = end;
   }
   return names;
 }
@@ -170,14 +109,7 @@ export interface MeteredModule {
 /** Returns the metered copy of `wasm`; with `perFunction`, each defined function also gets an instruction
  *  counter of its own (its own instructions only, not its callees'), exported as `__meter_fn_<index>`. */
 export function meter(wasm: Uint8Array, opts: { perFunction?: boolean } = {}): MeteredModule {
-  const r = new Reader(wasm, 8);
-  const sections: Array<{ id: number; start: number; end: number }> = [];
-  while (r.o < wasm.length) {
-    const id = r.byte();
-    const size = r.u32();
-    sections.push({ id, start: r.o, end: r.o + size });
-    r.o += size;
-  }
+  const sections = sectionsOf(wasm);
   const imports: string[] = [];
   let importedGlobals = 0;
   let definedGlobals = 0;

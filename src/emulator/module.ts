@@ -1,6 +1,7 @@
 // Just enough of the Wasm binary format to check imports the way Envoy's linker does: which
 // functions a module imports and with what signature, and the limits of an imported memory.
 // (WebAssembly.Module.imports does not report types.)
+import { WasmReader as Reader } from "./wasm-binary";
 
 export interface ParsedImport {
   module: string;
@@ -11,40 +12,12 @@ export interface ParsedImport {
   memory?: { initial: number; maximum?: number; shared: boolean };
 }
 
-class Reader {
-  o = 0;
-  constructor(readonly b: Uint8Array) {}
-  byte(): number {
-    if (this.o >= this.b.length) throw new Error("unexpected end of module");
-    return this.b[this.o++];
-  }
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = this.byte();
-      result += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return result;
-      shift += 7;
-      if (shift > 63) throw new Error("bad LEB128");
-    }
-  }
-  name(): string {
-    const n = this.u32();
-    if (this.o + n > this.b.length) throw new Error("unexpected end of module");
-    const s = Buffer.from(this.b.subarray(this.o, this.o + n)).toString("utf8");
-    this.o += n;
-    return s;
-  }
-}
-
 const VALTYPES: Record<number, string> = { 0x7f: "i", 0x7e: "I", 0x7d: "f", 0x7c: "F", 0x7b: "v", 0x70: "r", 0x6f: "r" };
 
 /** Returns undefined when the module uses encodings this reader does not know (the check is then skipped). */
 export function parseImports(bytes: Uint8Array): ParsedImport[] | undefined {
   try {
-    const r = new Reader(bytes);
-    r.o = 8; // magic + version
+    const r = new Reader(bytes, 8); // after magic + version
     const types: string[] = [];
     const imports: ParsedImport[] = [];
     while (r.o < bytes.length) {

@@ -14,6 +14,8 @@ export interface LoadSpec {
   qps: number;
   connections: number;
   seconds: number;
+  /** Exactly this many requests instead of a duration (`-n`), when given. */
+  requests?: number;
   /** The core fortio runs on (taskset -c). */
   core: number;
 }
@@ -46,7 +48,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       "-c", String(spec.core), FORTIO, "load",
       "-qps", String(spec.qps),
       "-c", String(spec.connections),
-      "-t", `${spec.seconds}s`,
+      ...(spec.requests ? ["-n", String(spec.requests)] : ["-t", `${spec.seconds}s`]),
       "-r", "0.000001",
       "-p", "50,90,99",
       "-json", out,
@@ -56,7 +58,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       spec.url,
     ];
     await new Promise<void>((resolve, reject) => {
-      execFile("taskset", args, { maxBuffer: 16 << 20, timeout: (spec.seconds + 60) * 1000 }, (err, _stdout, stderr) => {
+      execFile("taskset", args, { maxBuffer: 16 << 20, timeout: (spec.seconds + (spec.requests ?? 0) / 500 + 60) * 1000 }, (err, _stdout, stderr) => {
         if (err) reject(new Error(`fortio failed: ${err.message}\n${stderr.slice(-2000)}`));
         else resolve();
       });

@@ -12,6 +12,8 @@ import { allCases, AS_FOLDERS, filtersOf, type BenchCase } from "./cases";
 import { renderChart } from "./chart";
 import { fortioVersion, runLoad, type LoadResult } from "./load";
 import { alternate } from "./alternate";
+import { measureEnvoyMemory } from "./rss";
+import { alternateUpstream, BODY_BYTES, startUpstream } from "./upstream";
 import { countModule } from "./counts";
 import { floorModule } from "./floor";
 import { measureModule, round, type ModuleFigures } from "./modules";
@@ -40,10 +42,18 @@ interface Settings {
   alternateRounds: number;
   sliceSeconds: number;
   alternateOnly?: string[];
+  /** Envoy memory (rss.ts): these cases at these worker counts, a soak on the first. */
+  memory: { cases: string[]; concurrency: number[]; soakRequests: number; readings: number };
+  /** Throughput in front of a real upstream (upstream.ts): these cases against their pairs. */
+  upstream: { cases: string[]; rounds: number; sliceSeconds: number };
 }
 
-const FULL: Settings = { mode: "full", rounds: 3, warmupSeconds: 2, latencySeconds: 8, maxSeconds: 5, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 10_000, vmStarts: 5, countRequests: 1_000, countWarmup: 100, alternateRounds: 7, sliceSeconds: 2 };
-const QUICK: Settings = { mode: "quick", rounds: 1, warmupSeconds: 1, latencySeconds: 4, maxSeconds: 3, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 1_000, vmStarts: 3, countRequests: 200, countWarmup: 20, alternateRounds: 2, sliceSeconds: 1, alternateOnly: ["empty-as"] };
+const FULL: Settings = { mode: "full", rounds: 2, warmupSeconds: 2, latencySeconds: 6, maxSeconds: 4, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 10_000, vmStarts: 5, countRequests: 1_000, countWarmup: 100, alternateRounds: 5, sliceSeconds: 2,
+  memory: { cases: ["floor", "headers-as", "headers-rust", "headers-go", "headers-solo"], concurrency: [1, 2, 4], soakRequests: 100_000, readings: 3 },
+  upstream: { cases: ["fault-as", "ratelimit-as", "routing-as"], rounds: 5, sliceSeconds: 2 } };
+const QUICK: Settings = { mode: "quick", rounds: 1, warmupSeconds: 1, latencySeconds: 4, maxSeconds: 3, qps: 500, latencyConnections: 4, maxConnections: 8, soakRequests: 1_000, vmStarts: 3, countRequests: 200, countWarmup: 20, alternateRounds: 2, sliceSeconds: 1, alternateOnly: ["empty-as"],
+  memory: { cases: ["floor", "headers-as"], concurrency: [1, 2], soakRequests: 2_000, readings: 3 },
+  upstream: { cases: ["fault-as"], rounds: 2, sliceSeconds: 1 } };
 
 /** Envoy (its worker and main thread) on one core, the load generator on the other. */
 const ENVOY_CORE = 0;
@@ -257,6 +267,40 @@ async function main(): Promise<void> {
       }
     }
     for (const x of runnable) {
+      if (x.r.error || !s.memory.cases.includes(x.c.name)) continue;
+      process.stdout.write(`Envoy memory ${x.c.name}: `);
+      try {
+        const m = await measureEnvoyMemory(x.c, x.wasmFile, { concurrency: s.memory.concurrency, soakRequests: s.memory.soakRequests, readings: s.memory.readings, burstRequests: 200, warmupSeconds: s.warmupSeconds, connections: s.maxConnections * 2, launcher, loadCore: LOAD_CORE });
+        x.r.envoy_memory = m;
+        const mib = (b: number) => round(b / 2 ** 20, 2);
+        console.log(`RSS ${m.rss_bytes.map(mib).join(" / ")} MiB at --concurrency ${m.concurrency.join(" / ")}: ${mib(m.per_worker_bytes)} MiB per worker, intercept ${mib(m.intercept_bytes)} MiB; ${mib(m.soak.growth_bytes)} MiB growth over ${m.soak.requests} requests`);
+      } catch (err) {
+        x.r.envoy_memory_error = (err as Error).message.split("\n")[0];
+        console.log(`failed: ${x.r.envoy_memory_error}`);
+      }
+    }
+    const upstreamPairs = runnable.filter((x) => s.upstream.cases.includes(x.c.name) && !x.r.error);
+    if (upstreamPairs.length > 0) {
+      const upstream = await startUpstream(LOAD_CORE);
+      try {
+        for (const x of upstreamPairs) {
+          const p = runnable.find((y) => y.c.name === x.c.pair);
+          if (!p || p.r.error) continue;
+          process.stdout.write(`upstream ${x.c.name} / ${p.c.name}: `);
+          try {
+            const u = await alternateUpstream(x, p, upstream, { rounds: s.upstream.rounds, sliceSeconds: s.upstream.sliceSeconds, connections: s.maxConnections * 2, launcher, otherCore: LOAD_CORE, cpuSeconds });
+            x.r.upstream = u;
+            console.log(`${u.rps_median} / ${u.pair_rps_median} rps, ratio ${u.median} (IQR ${u.q1}–${u.q3}, range ${u.min}–${u.max}), Envoy core ${u.envoy_core_use} / ${u.pair_envoy_core_use}`);
+          } catch (err) {
+            x.r.upstream_error = (err as Error).message.split("\n")[0];
+            console.log(`failed: ${x.r.upstream_error}`);
+          }
+        }
+      } finally {
+        await upstream.stop();
+      }
+    }
+    for (const x of runnable) {
       if (x.rounds.length === 0) continue;
       for (const key of ["p50_us", "p90_us", "p99_us", "rps_max", "cpu_us_per_req", "rps_at_fixed_rate", "load_average"] as const) {
         (x.r as unknown as Record<string, number | null>)[key] = median(x.rounds.map((f) => f[key]));
@@ -305,6 +349,8 @@ async function main(): Promise<void> {
       vm_start: `emulator: median of ${s.vmStarts} Host.start runs (compile, instantiate, vm_start, configure)`,
       cpu: "Envoy process user+system CPU during the max-throughput run, divided by its requests",
       alternated: `floor, case and pair Envoys up at once; ${s.alternateRounds} rounds of -qps 0 -c ${s.maxConnections} slices of ${s.sliceSeconds}s on each in turn (after one warm-up slice each); per round (case - floor) / (pair - floor) CPU per request`,
+      envoy_memory: `VmRSS of the Envoy process (/proc/<pid>/status) with ${s.memory.cases.join(", ")} at --concurrency ${s.memory.concurrency.join(", ")}, after a ${s.warmupSeconds}s warm-up over ${s.maxConnections * 2} connections; each figure the median of ${s.memory.readings} readings, each after a burst of 200 requests; per worker = least-squares slope; soak: ${s.memory.soakRequests} requests at full speed on the --concurrency ${s.memory.concurrency[0]} Envoy`,
+      upstream: `${s.upstream.cases.join(", ")} and their pairs in front of a fortio HTTP server (${BODY_BYTES}-byte bodies) on core ${LOAD_CORE}, shared with the load generator; Envoy (--concurrency 1) on core ${ENVOY_CORE}; both Envoys up at once, ${s.upstream.rounds} rounds of -qps 0 slices of ${s.upstream.sliceSeconds}s (-c ${s.maxConnections * 2}) on each in turn (after one warm-up slice each); per round rps(case) / rps(pair)`,
       counts: `emulator, metered copy of each module: Wasm instructions and host calls over ${s.countRequests} requests after ${s.countWarmup} not counted, divided by ${s.countRequests}`,
     },
     sdks,
@@ -315,7 +361,7 @@ async function main(): Promise<void> {
   const svg = out.replace(/\.json$/, ".svg");
   writeFileSync(svg, renderChart(doc));
   console.log(`wrote ${out} and ${svg}${s.mode === "full" ? "; `node bench/run.mjs report` puts its tables into BENCHMARKS.md" : ""}`);
-  if (results.some((r) => r.error && !r.error.startsWith("not built"))) process.exitCode = 1;
+  if (results.some((r) => (r.error && !r.error.startsWith("not built")) || r.envoy_memory_error || r.upstream_error)) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -69,10 +69,53 @@ export function renderTables(doc: Results): string {
       lines.push(`| ${c.name} | ${a.pair} | ${n(a.added_cpu_us, 2)} / ${n(a.pair_added_cpu_us, 2)} | ${a.median.toFixed(2)}× | ${a.q1.toFixed(2)}–${a.q3.toFixed(2)} | ${a.min.toFixed(2)}–${a.max.toFixed(2)} | ${a.rounds} × ${a.slice_seconds} s | ${reading} |`);
     }
   }
-  const missing = doc.cases.filter((c) => c.error);
+  const memory = doc.cases.filter((c) => c.envoy_memory || c.envoy_memory_error);
+  if (memory.length > 0) {
+    const floor = doc.cases.find((c) => c.kind === "none")?.envoy_memory;
+    const first = memory.find((c) => c.envoy_memory)?.envoy_memory;
+    const mib = (b: number | null | undefined) => (b === null || b === undefined ? "–" : (b / 2 ** 20).toFixed(2));
+    lines.push("");
+    lines.push(`Envoy memory (resident set of the Envoy process; see Method), MiB:`);
+    lines.push("");
+    const cols = first ? first.concurrency.map((k) => `RSS, ${k} worker${k > 1 ? "s" : ""}`) : [];
+    const soakHead = first ? `after ${first.soak.requests.toLocaleString("en-US")} requests (${first.soak.concurrency} worker${first.soak.concurrency > 1 ? "s" : ""})` : "after the soak";
+    lines.push(`| case | ${cols.join(" | ")} | per worker (slope) | per worker over the floor | intercept | ${soakHead} | growth |`);
+    lines.push(`| --- | ${cols.map(() => "---:").join(" | ")} | ---: | ---: | ---: | ---: | ---: |`);
+    for (const c of memory) {
+      const m = c.envoy_memory;
+      if (!m) {
+        lines.push(`| ${c.name} | ${cols.map(() => "–").join(" | ")} | – | – | – | – | – |`);
+        continue;
+      }
+      const over = c.kind === "none" ? "(floor)" : floor ? mib(m.per_worker_bytes - floor.per_worker_bytes) : "–";
+      lines.push(`| ${c.name} | ${m.rss_bytes.map(mib).join(" | ")} | ${mib(m.per_worker_bytes)} | ${over} | ${mib(m.intercept_bytes)} | ${mib(m.soak.after_bytes)} | ${mib(m.soak.growth_bytes)} |`);
+    }
+  }
+  const upstream = doc.cases.filter((c) => c.upstream || c.upstream_error);
+  if (upstream.length > 0) {
+    lines.push("");
+    lines.push("Throughput in front of a real upstream (case and pair up at once, load switched between them; see Method):");
+    lines.push("");
+    lines.push("| case | vs | max rps (case / pair) | ratio, median | IQR | range | rounds | Envoy core busy (case / pair) |");
+    lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (const c of upstream) {
+      const u = c.upstream;
+      if (!u) {
+        lines.push(`| ${c.name} | ${c.pair ?? ""} | – | – | – | – | – | – |`);
+        continue;
+      }
+      const pct = (v: number) => `${Math.round(v * 100)} %`;
+      lines.push(`| ${c.name} | ${u.pair} | ${n(u.rps_median)} / ${n(u.pair_rps_median)} | ${u.median.toFixed(2)}× | ${u.q1.toFixed(2)}–${u.q3.toFixed(2)} | ${u.min.toFixed(2)}–${u.max.toFixed(2)} | ${u.rounds} × ${u.slice_seconds} s | ${pct(u.envoy_core_use)} / ${pct(u.pair_envoy_core_use)} |`);
+    }
+  }
+  const missing = doc.cases.filter((c) => c.error || c.envoy_memory_error || c.upstream_error);
   if (missing.length > 0) {
     lines.push("");
-    for (const c of missing) lines.push(`- ${c.name}: ${c.error}`);
+    for (const c of missing) {
+      if (c.error) lines.push(`- ${c.name}: ${c.error}`);
+      if (c.envoy_memory_error) lines.push(`- ${c.name}, Envoy memory: ${c.envoy_memory_error}`);
+      if (c.upstream_error) lines.push(`- ${c.name}, real upstream: ${c.upstream_error}`);
+    }
   }
   return lines.join("\n");
 }

@@ -1,6 +1,8 @@
 // The shape of bench/results/*.json and the figures derived from the measured ones.
 import type { AlternatedRatio } from "./alternate";
 import type { CountFigures } from "./counts";
+import type { EnvoyMemory } from "./rss";
+import type { UpstreamRatio } from "./upstream";
 
 export interface CaseResult {
   name: string;
@@ -40,6 +42,12 @@ export interface CaseResult {
   counts?: CountFigures;
   /** Added CPU ratio to the pair from tightly alternated slices (alternate.ts). */
   alternated?: AlternatedRatio;
+  /** Envoy's RSS with this case at several worker counts, and after a soak (rss.ts). */
+  envoy_memory?: EnvoyMemory;
+  envoy_memory_error?: string;
+  /** Throughput ratio to the pair in front of a real upstream (upstream.ts). */
+  upstream?: UpstreamRatio;
+  upstream_error?: string;
   /** Set when the Envoy figures are carried over from an earlier run (main.ts --keep-others): its date. */
   previous_run?: string;
 }

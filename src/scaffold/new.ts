@@ -17,6 +17,7 @@ export const TEMPLATES: Record<string, { kind: "project" | "stock"; summary: str
   "http-headers": { kind: "project", summary: "add response headers, count requests (the smallest HTTP filter)" },
   "http-body": { kind: "project", summary: "rewrite bodies byte for byte across chunks" },
   tcp: { kind: "project", summary: "a network filter: byte counters, refused prefixes" },
+  "signed-requests": { kind: "project", summary: "refuse requests not signed by a partner key (verify_signature, zlib, CEL, filter state)" },
   fault: { kind: "stock", summary: "the stock fault-injection filter, to adapt" },
   routing: { kind: "stock", summary: "the stock canary/A-B routing filter, to adapt" },
   ratelimit: { kind: "stock", summary: "the stock rate limiter (local and global), to adapt" },

@@ -4,7 +4,9 @@
 #   - kube-apiserver, built from k8s.io/kubernetes (tools/kube/go.mod) into .tools/mesh/kubernetes-<version>/;
 #   - pilot-discovery (istiod), pilot-agent (istio-agent) and istioctl, built from istio.io/istio at the
 #     pinned pseudo-version into .tools/mesh/istio-<version>/, with Istio's CRDs from the same commit
-#     (manifests/charts/base/files/crd-all.gen.yaml, read from the Go module cache) and a RELEASE note.
+#     (manifests/charts/base/files/crd-all.gen.yaml, read from the Go module cache) and a RELEASE note;
+#   - the Gateway API CRDs (standard channel) of the sigs.k8s.io/gateway-api version that Istio commit's
+#     go.mod requires, for the waypoint tests: one file, gateway-api-standard.yaml, in the same folder.
 # Idempotent: a component whose folder is complete is left alone. Cold, the two Go builds take about 11
 # minutes on 2 cores; they run one after the other so they do not fight for memory.
 # MESH_TOOLS_DIR moves the output (default .tools/mesh), e.g. to try a cold install beside a warm one.
@@ -16,7 +18,8 @@ pin() { sed -n "s/^export const $1 = \"\\([^\"]*\\)\";\$/\\1/p" "$VERSIONS"; }
 ISTIO_VERSION="$(pin ISTIO_MODULE_VERSION)"
 ISTIO_RELEASE="$(pin ISTIO_RELEASE)"
 KUBE_VERSION="$(pin KUBERNETES_VERSION)"
-if [[ -z "$ISTIO_VERSION" || -z "$ISTIO_RELEASE" || -z "$KUBE_VERSION" ]]; then
+GATEWAY_API_VERSION="$(pin GATEWAY_API_VERSION)"
+if [[ -z "$ISTIO_VERSION" || -z "$ISTIO_RELEASE" || -z "$KUBE_VERSION" || -z "$GATEWAY_API_VERSION" ]]; then
   echo "setup-mesh: could not read the pins from src/mesh/versions.ts" >&2
   exit 1
 fi
@@ -83,11 +86,44 @@ copy_bootstrap() {
   cp "$dir/tools/packaging/common/envoy_bootstrap.json" "$1/envoy_bootstrap.json"
   chmod 644 "$1/envoy_bootstrap.json"
 }
+# The Gateway API CRDs: the standard channel's files, in the order of its kustomization.yaml, from the
+# gateway-api module Istio's go.mod requires (checked against the pin, as tools/kube/go.mod is).
+copy_gateway_api() {
+  local istio_dir required dir
+  istio_dir="$(GOFLAGS=-mod=mod go mod download -json "istio.io/istio@$ISTIO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  required="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/gateway-api \(v[^ ]*\)$/\1/p' "$istio_dir/go.mod" | head -n1)"
+  if [ "$required" != "$GATEWAY_API_VERSION" ]; then
+    say "istio.io/istio@$ISTIO_VERSION requires sigs.k8s.io/gateway-api $required but src/mesh/versions.ts pins $GATEWAY_API_VERSION" >&2
+    exit 1
+  fi
+  dir="$(GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  local files
+  files="$(sed -n 's/^[[:space:]]*- \(standard\/.*\.yaml\)$/\1/p' "$dir/config/crd/kustomization.yaml")"
+  if [ -z "$files" ]; then
+    say "no standard-channel files listed in $dir/config/crd/kustomization.yaml" >&2
+    exit 1
+  fi
+  {
+    echo "# Gateway API $GATEWAY_API_VERSION, standard channel: config/crd/standard/ of sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+    echo "# (the version istio.io/istio@$ISTIO_VERSION requires), in the order of config/crd/kustomization.yaml."
+    for f in $files; do
+      echo "---"
+      cat "$dir/config/crd/$f"
+    done
+  } > "$1/gateway-api-standard.yaml.partial"
+  chmod 644 "$1/gateway-api-standard.yaml.partial"
+  mv "$1/gateway-api-standard.yaml.partial" "$1/gateway-api-standard.yaml"
+}
 if [ -x "$ISTIO_DIR/pilot-discovery" ] && [ -x "$ISTIO_DIR/pilot-agent" ] && [ -x "$ISTIO_DIR/istioctl" ] && [ -s "$ISTIO_DIR/crd-all.gen.yaml" ]; then
   if [ ! -s "$ISTIO_DIR/envoy_bootstrap.json" ]; then
     need_go "Istio's bootstrap template"
     copy_bootstrap "$ISTIO_DIR"
     say "copied Istio's Envoy bootstrap template into $ISTIO_DIR"
+  fi
+  if [ ! -s "$ISTIO_DIR/gateway-api-standard.yaml" ]; then
+    need_go "the Gateway API CRDs"
+    copy_gateway_api "$ISTIO_DIR"
+    say "copied the Gateway API $GATEWAY_API_VERSION CRDs (standard channel) into $ISTIO_DIR"
   fi
   say "Istio present: $ISTIO_DIR ($ISTIO_RELEASE)"
   exit 0
@@ -110,6 +146,7 @@ fi
 cp "$crds" "$ISTIO_DIR.partial/crd-all.gen.yaml"
 chmod 644 "$ISTIO_DIR.partial/crd-all.gen.yaml"
 copy_bootstrap "$ISTIO_DIR.partial"
+copy_gateway_api "$ISTIO_DIR.partial"
 cat > "$ISTIO_DIR.partial/RELEASE" <<EOF
 istio.io/istio $ISTIO_VERSION (commit ${ISTIO_VERSION##*-}), Istio $ISTIO_RELEASE
 crd-all.gen.yaml: manifests/charts/base/files/crd-all.gen.yaml at that commit, sha256 $(sha256sum "$crds" | cut -d' ' -f1)

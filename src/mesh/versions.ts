@@ -24,3 +24,13 @@ export const KUBE_TOOLS_DIR = `.tools/mesh/kubernetes-${KUBERNETES_VERSION}`;
 
 /** Istio's CRDs from the pinned commit (manifests/charts/base/files/crd-all.gen.yaml), copied by setup-mesh.sh. */
 export const ISTIO_CRDS_FILE = `${ISTIO_TOOLS_DIR}/crd-all.gen.yaml`;
+
+/**
+ * sigs.k8s.io/gateway-api, the version the pinned Istio commit's go.mod requires (setup-mesh.sh checks they
+ * agree). Its standard-channel CRDs (config/crd/standard/, in the order of config/crd/kustomization.yaml)
+ * are copied into one file for the waypoint tests, which need Gateway objects.
+ */
+export const GATEWAY_API_VERSION = "v1.6.0";
+
+/** The Gateway API CRDs (standard channel) of that version, copied by setup-mesh.sh. */
+export const GATEWAY_API_CRDS_FILE = `${ISTIO_TOOLS_DIR}/gateway-api-standard.yaml`;

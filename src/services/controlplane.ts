@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { httpGet } from "../envoy/instance";
+import { GATEWAY_API_CRDS_FILE } from "../mesh/versions";
 import { freePort, ServiceProcess } from "./child";
 import type { Located } from "./locate";
 import { locateEtcd, locateIstioBinary, locateIstioCrds, locateKubeApiserver, locateKubectl } from "./meshtools";
@@ -19,7 +20,26 @@ import { locateEtcd, locateIstioBinary, locateIstioCrds, locateKubeApiserver, lo
 export interface ControlPlaneOptions {
   /** Start istiod too (default true). Without it: etcd, kube-apiserver and the CRDs only. */
   istiod?: boolean;
+  /**
+   * Also apply the Gateway API CRDs (standard channel, the version the pinned Istio requires; see
+   * locateGatewayApiCrds), so Gateway objects can be stored and istiod watches them. Default false.
+   */
+  gatewayApi?: boolean;
+  /** Extra environment for istiod (e.g. PILOT_ENABLE_AMBIENT=true), on top of the test defaults. */
+  istiodEnv?: Record<string, string>;
   readyTimeoutMs?: number;
+}
+
+/** The Gateway API CRDs setup-mesh.sh copies: GATEWAY_API_CRDS, else .tools/mesh/istio-<version>/gateway-api-standard.yaml. */
+export function locateGatewayApiCrds(env: NodeJS.ProcessEnv = process.env): Located {
+  if (env.GATEWAY_API_CRDS) return existsSync(env.GATEWAY_API_CRDS) ? { ok: true, path: env.GATEWAY_API_CRDS } : { ok: false, reason: `GATEWAY_API_CRDS points at ${env.GATEWAY_API_CRDS}, which does not exist` };
+  for (const start of [process.cwd(), __dirname]) {
+    for (let dir = resolve(start); ; dir = resolve(dir, "..")) {
+      if (existsSync(join(dir, GATEWAY_API_CRDS_FILE))) return { ok: true, path: join(dir, GATEWAY_API_CRDS_FILE) };
+      if (resolve(dir, "..") === dir) break;
+    }
+  }
+  return { ok: false, reason: `${GATEWAY_API_CRDS_FILE} is missing; run \`bash scripts/setup-mesh.sh\` or set GATEWAY_API_CRDS` };
 }
 
 export interface KubectlResult {
@@ -74,6 +94,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     apiserver: required(locateKubeApiserver()),
     kubectl: required(locateKubectl()),
     crds: required(locateIstioCrds()),
+    gatewayApi: opts.gatewayApi ? required(locateGatewayApiCrds()) : undefined,
     istiod: opts.istiod === false ? undefined : required(locateIstioBinary("pilot-discovery")),
   };
   const timeout = opts.readyTimeoutMs ?? 60_000;
@@ -105,11 +126,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     };
     // Server-side apply, as a cluster installs them; then wait until each CRD serves its resource.
     await kubectlOk(["apply", "--server-side", "--field-manager", "pwas-test", "-f", bins.crds]);
+    if (bins.gatewayApi) await kubectlOk(["apply", "--server-side", "--field-manager", "pwas-test", "-f", bins.gatewayApi]);
     await kubectlOk(["wait", "--for", "condition=Established", "crd", "--all", "--timeout", `${Math.round(timeout / 1000)}s`]);
     let istiod: StartedIstiod | undefined;
     if (bins.istiod) {
       await kubectlOk(["create", "namespace", "istio-system"]);
-      const started = await startIstiod(bins.istiod, dir, kubeconfig, timeout);
+      const started = await startIstiod(bins.istiod, dir, kubeconfig, timeout, opts.istiodEnv ?? {});
       procs.push(started.proc);
       istiod = started.handle;
     }
@@ -241,7 +263,7 @@ function apiGet(base: string, token: string, caFile: string, path: string): Prom
  * (istiod writes its DNS certificates under ./var/run/secrets relative to it). Webhook configuration
  * patching is off: there are no webhook configurations without a Helm install.
  */
-async function startIstiod(binary: string, dir: string, kubeconfig: string, timeoutMs: number): Promise<{ proc: ServiceProcess; handle: StartedIstiod }> {
+async function startIstiod(binary: string, dir: string, kubeconfig: string, timeoutMs: number, extraEnv: Record<string, string>): Promise<{ proc: ServiceProcess; handle: StartedIstiod }> {
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [http, grpc, secure, monitoring, webhook] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
@@ -264,6 +286,7 @@ async function startIstiod(binary: string, dir: string, kubeconfig: string, time
       // The sidecars of these tests run the official Envoy, which has none of istio/proxy's extensions: no
       // metadata exchange filters (Envoy would refuse every listener and cluster that names one).
       PILOT_ENABLE_METADATA_EXCHANGE: "false",
+      ...extraEnv,
     };
     const proc = new ServiceProcess("istiod", binary, [
       "discovery", "--kubeconfig", kubeconfig, "--meshConfig", meshConfig, "--domain", "cluster.local",

@@ -14,7 +14,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = resolve(process.argv[2] ?? join(ROOT, "dist", "packages"));
 const STAGE = join(ROOT, "dist", "stage", "create-proxy-wasm-as");
 const STOCK = ["fault", "routing", "ratelimit", "auth"];
-const PROJECT_TEMPLATES = ["http-headers", "http-body", "tcp"];
+const PROJECT_TEMPLATES = ["http-headers", "http-body", "tcp", "signed-requests"];
 
 const version = (dir) => JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
 

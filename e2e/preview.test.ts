@@ -92,7 +92,9 @@ describe("pwas preview in Envoy", () => {
     const expected = ["demo.authn", "demo.authz-high", "demo.authz-low", "demo.late"];
     expect(r.chain.map((row) => row.plugin)).toEqual(expected);
     const chain = await dumpedChain(r);
-    expect(chain.map((f) => f.typed_config.config?.name ?? f.name)).toEqual([...expected, "envoy.filters.http.router"]);
+    // istiod serves a WasmPlugin as the synthetic TrafficExtension <name>~istio-translated-wasmplugin, and so names its Envoy plugin.
+    const served = (n: string) => `${n}~istio-translated-wasmplugin`;
+    expect(chain.map((f) => f.typed_config.config?.name ?? f.name)).toEqual([...expected.map(served), "envoy.filters.http.router"]);
 
     const res = await httpRequest(`${r.listenerUrl}hello`);
     expect(res.status).toBe(200);
@@ -103,13 +105,15 @@ describe("pwas preview in Envoy", () => {
     expect(res.headers["x-order"]).toBe("authn");
 
     const byName = new Map(chain.map((f) => [f.typed_config.config?.name ?? f.name, f.typed_config.config]));
-    expect(byName.get("demo.authn")?.failure_policy).toBe("FAIL_RELOAD");
-    for (const n of ["demo.authz-high", "demo.authz-low", "demo.late"]) expect(byName.get(n)?.failure_policy).toBe("FAIL_CLOSED");
-    expect(byName.get("demo.authz-high")?.root_id).toBe("headers_root");
-    expect(byName.get("demo.authz-high")?.configuration?.value).toBe('{"response_headers":{"x-authz-high":"1","x-order":"authz-high"}}');
-    // The http-headers module does not read its environment, so the VM's env is checked in what Envoy loaded.
-    expect(byName.get("demo.authz-high")?.vm_config.environment_variables).toEqual({ host_env_keys: ["HOME"], key_values: { MODE: "strict" } });
-    expect(byName.get("demo.late")?.vm_config.environment_variables).toBeUndefined();
+    expect(byName.get(served("demo.authn"))?.failure_policy).toBe("FAIL_RELOAD");
+    for (const n of ["demo.authz-high", "demo.authz-low", "demo.late"]) expect(byName.get(served(n))?.failure_policy).toBe("FAIL_CLOSED");
+    expect(byName.get(served("demo.authz-high"))?.root_id).toBe("headers_root");
+    expect(byName.get(served("demo.authz-high"))?.configuration?.value).toBe('{"response_headers":{"x-authz-high":"1","x-order":"authz-high"}}');
+    // The http-headers module does not read its environment, so the VM's env is checked in what Envoy loaded. A
+    // file:// module keeps istiod's resource-version entry (empty: these files carry no resourceVersion).
+    const rv = { ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION: "" };
+    expect(byName.get(served("demo.authz-high"))?.vm_config.environment_variables).toEqual({ host_env_keys: ["HOME"], key_values: { ...rv, MODE: "strict" } });
+    expect(byName.get(served("demo.late"))?.vm_config.environment_variables).toEqual({ key_values: rv });
   });
 
   test("swapping two priorities in one phase swaps which plugin answers last", async () => {

@@ -14,7 +14,7 @@ import { provideEnvoy } from "../envoy/locate";
 import { EnvoyStartError, type StartedEnvoy } from "../envoy/instance";
 import { clusterFromUrl } from "../envoy/run";
 import { fetchModule, type FetchOptions, type LocalModule } from "./module";
-import { httpFilterChain, translateWasmPlugins, type TranslatedPlugin, type Translation } from "./translate";
+import { httpFilterChain, translateWasmPlugins, type SidecarListener, type TranslatedPlugin, type Translation } from "./translate";
 import { TRAFFICEXTENSION_KIND, wasmPluginFromTrafficExtension } from "./trafficextension";
 import { assertTrafficExtension, assertWasmPlugin } from "./validate";
 import { MODULE_SHA256_ANNOTATION, parseWasmPluginYaml, resourceName, type PluginPhase, type WasmPlugin } from "./wasmplugin";
@@ -42,6 +42,11 @@ export interface PreviewOptions {
   /** Module fetching (cache folder, OCI puller). */
   fetch?: FetchOptions;
   rootNamespace?: string;
+  /**
+   * Preview what istiod gives this sidecar listener (its namespace, labels, mode and port): plugins it would
+   * not attach there (selector, targetRefs, match) are left out. Default: every plugin applies.
+   */
+  workload?: SidecarListener;
   progress?: (step: string) => void;
   /** Stops the Envoy download (the first time, into the user cache) before anything is started. */
   signal?: AbortSignal;
@@ -75,15 +80,19 @@ export interface RunningPreview extends PreviewPlan {
   stop(): Promise<void>;
 }
 
-/** Reads and validates every WasmPlugin in the files; names must be unique across them. */
+/** The WasmPlugins loadWasmPluginFiles made from TrafficExtensions (istiod names those without the WasmPlugin marker). */
+const FROM_TRAFFIC_EXTENSION = new WeakSet<WasmPlugin>();
+
 /** A WasmPlugin as it is, or a TrafficExtension's wasm body as the WasmPlugin istiod treats it as; both validated first. */
 function asWasmPlugin(resource: unknown, source: string): WasmPlugin {
   if ((resource as { kind?: unknown }).kind !== TRAFFICEXTENSION_KIND) return assertWasmPlugin(resource, source);
   const plugin = wasmPluginFromTrafficExtension(assertTrafficExtension(resource, source));
   if (!plugin) throw new PwasError("E_VALIDATION", `${source}: a TrafficExtension with a lua body is not a Wasm plugin; preview runs wasm bodies only`);
+  FROM_TRAFFIC_EXTENSION.add(plugin);
   return plugin;
 }
 
+/** Reads and validates every WasmPlugin in the files; names must be unique across them. */
 export function loadWasmPluginFiles(files: string[]): WasmPlugin[] {
   if (files.length === 0) throw new PwasError("E_USAGE", "give at least one WasmPlugin YAML file");
   const out: WasmPlugin[] = [];
@@ -165,6 +174,8 @@ export async function planPreview(opts: PreviewOptions): Promise<PreviewPlan> {
     translation = translateWasmPlugins(plugins, {
       modules: Object.fromEntries(Object.entries(modules).map(([k, m]) => [k, m.path])),
       rootNamespace: opts.rootNamespace,
+      trafficExtensions: new Set(plugins.filter((p) => FROM_TRAFFIC_EXTENSION.has(p)).map(resourceName)),
+      workload: opts.workload,
     });
   } catch (e) {
     throw new PwasError("E_VALIDATION", (e as Error).message);

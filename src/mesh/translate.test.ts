@@ -1,5 +1,5 @@
 import { httpListener, renderBootstrap } from "../envoy/bootstrap";
-import { httpFilterChain, pluginConfigJson, translateWasmPlugins } from "./translate";
+import { attachesTo, httpFilterChain, pluginConfigJson, translateWasmPlugins, type SidecarListener } from "./translate";
 import type { WasmPlugin, WasmPluginSpec } from "./wasmplugin";
 
 function plugin(name: string, spec: Partial<WasmPluginSpec>, meta: Partial<WasmPlugin["metadata"]> = {}): WasmPlugin {
@@ -10,7 +10,7 @@ function plugin(name: string, spec: Partial<WasmPluginSpec>, meta: Partial<WasmP
   };
 }
 const order = (ps: WasmPlugin[]) => translateWasmPlugins(ps).http.map((t) => t.resourceName);
-const only = (p: WasmPlugin) => translateWasmPlugins([p]).http[0];
+const only = (p: WasmPlugin, modules?: Record<string, string>) => translateWasmPlugins([p], { modules }).http[0];
 
 describe("WasmPlugin → Envoy translation", () => {
   test("orders by phase: AUTHN, AUTHZ, STATS, then unspecified just before the router", () => {
@@ -31,25 +31,33 @@ describe("WasmPlugin → Envoy translation", () => {
     expect(order([plugin("z", { phase: "AUTHZ", priority: 1000 }), plugin("n", { phase: "AUTHN", priority: 0 })])).toEqual(["demo.n", "demo.z"]);
   });
 
-  test("ties keep istiod's listing order: root namespace first, then by creationTimestamp, name, namespace", () => {
+  test("ties keep istiod's listing order: the proxy's namespace, then the root one, each by creationTimestamp, served name, namespace", () => {
     expect(order([
       plugin("b", {}, { namespace: "apps" }),
       plugin("old", {}, { namespace: "apps", creationTimestamp: "2020-01-01T00:00:00Z" }),
       plugin("a", {}, { namespace: "apps" }),
       plugin("a", {}, { namespace: "aaa" }),
       plugin("zz", {}, { namespace: "istio-system", creationTimestamp: "2024-01-01T00:00:00Z" }),
-    ])).toEqual(["istio-system.zz", "aaa.a", "apps.a", "apps.b", "apps.old"]);
+    ])).toEqual(["aaa.a", "apps.a", "apps.b", "apps.old", "istio-system.zz"]);
     expect(translateWasmPlugins([plugin("a", {}, { namespace: "mesh" }), plugin("b", {}, { namespace: "apps" })], { rootNamespace: "mesh" })
-      .http.map((t) => t.resourceName)).toEqual(["mesh.a", "apps.b"]);
+      .http.map((t) => t.resourceName)).toEqual(["apps.b", "mesh.a"]);
+    // istiod compares `auth~istio-translated-wasmplugin` with `auth-b~…`: '-' sorts before '~'.
+    expect(order([plugin("auth", {}), plugin("auth-b", {})])).toEqual(["demo.auth-b", "demo.auth"]);
+    // A TrafficExtension keeps its own name: `auth` before `auth-b~…`.
+    expect(translateWasmPlugins([plugin("auth-b", {}), plugin("auth", {})], { trafficExtensions: new Set(["demo.auth"]) })
+      .http.map((t) => t.resourceName)).toEqual(["demo.auth", "demo.auth-b"]);
   });
 
-  test("names: Envoy plugin <namespace>.<name>, ECDS resource extensions.istio.io/wasmplugin/<namespace>.<name>, root_id = pluginName", () => {
+  test("names: a WasmPlugin is served as the TrafficExtension <name>~istio-translated-wasmplugin, a TrafficExtension by its name; root_id = pluginName", () => {
     const t = only(plugin("headers", { pluginName: "my_root" }));
-    expect(t.envoy.name).toBe("demo.headers");
-    expect(t.ecdsResourceName).toBe("extensions.istio.io/wasmplugin/demo.headers");
+    expect(t.resourceName).toBe("demo.headers");
+    expect(t.envoy.name).toBe("demo.headers~istio-translated-wasmplugin");
+    expect(t.ecdsResourceName).toBe("extensions.istio.io/trafficextension/demo.headers~istio-translated-wasmplugin");
     expect(t.envoy.rootId).toBe("my_root");
     expect(only(plugin("h", {})).envoy.rootId).toBe("");
-    expect(only(plugin("h", {}, { namespace: undefined })).envoy.name).toBe("default.h");
+    expect(only(plugin("h", {}, { namespace: undefined })).envoy.name).toBe("default.h~istio-translated-wasmplugin");
+    const ext = translateWasmPlugins([plugin("te", {})], { trafficExtensions: new Set(["demo.te"]) }).http[0];
+    expect([ext.envoy.name, ext.ecdsResourceName]).toEqual(["demo.te", "extensions.istio.io/trafficextension/demo.te"]);
   });
 
   test("pluginConfig reaches the plugin as compact JSON with sorted keys; none or {} means no configuration", () => {
@@ -58,17 +66,43 @@ describe("WasmPlugin → Envoy translation", () => {
     expect(only(plugin("h", {})).envoy.configuration).toBeUndefined();
     expect(only(plugin("h", { pluginConfig: {} })).envoy.configuration).toBeUndefined();
     expect(pluginConfigJson({ "é": "ü" })).toBe('{"é":"ü"}');
+    // The stored object has no null fields (a null in a list stays), so the plugin never sees them.
+    expect(only(plugin("h", { pluginConfig: { a: null, b: { c: null, d: [null, 1] } } })).envoy.configuration).toBe('{"b":{"d":[null,1]}}');
+    expect(only(plugin("h", { pluginConfig: { a: null } })).envoy.configuration).toBeUndefined();
   });
 
   test("vmConfig.env: INLINE → key_values (default INLINE, missing value is empty), HOST → host_env_keys", () => {
-    const t = only(plugin("h", { vmConfig: { env: [
+    const t = only(plugin("h", { url: "https://x/h.wasm", vmConfig: { env: [
       { name: "MODE", value: "strict" }, { name: "EMPTY" }, { name: "POD_NAME", valueFrom: "HOST" }, { name: "X", value: "1", valueFrom: "INLINE" },
-    ] } }));
+    ] } }, {}), { "demo.h": "/c/h.wasm" });
     expect(t.envoy.env).toEqual({ MODE: "strict", EMPTY: "", X: "1" });
     expect(t.envoy.hostEnvKeys).toEqual(["POD_NAME"]);
-    const none = only(plugin("h", {}));
+    const none = only(plugin("h", { url: "oci://r/h:1", imagePullPolicy: "Always" }), { "demo.h": "/c/h.wasm" });
     expect(none.envoy.env).toBeUndefined();
     expect(none.envoy.hostEnvKeys).toBeUndefined();
+  });
+
+  test("a file:// module keeps istiod's ISTIO_META_WASM_* entries (the agent strips them only from modules it fetches)", () => {
+    const t = only(plugin("h", { imagePullPolicy: "Always", vmConfig: { env: [{ name: "A", value: "1" }] } }, { resourceVersion: "42" }));
+    expect(t.envoy.env).toEqual({ ISTIO_META_WASM_IMAGE_PULL_POLICY: "Always", ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION: "42", A: "1" });
+    expect(only(plugin("h", {})).envoy.env).toEqual({ ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION: "" });
+  });
+
+  test("for a sidecar listener, only what istiod attaches: namespace or root, no targetRefs, selector, match mode and port", () => {
+    const l: SidecarListener = { namespace: "demo", labels: { app: "echo", v: "1" }, mode: "SERVER", port: 8080 };
+    const yes = (spec: Partial<WasmPluginSpec>, ns = "demo") => attachesTo(plugin("p", spec, { namespace: ns }), l);
+    expect(yes({})).toBe(true);
+    expect(yes({}, "istio-system")).toBe(true);
+    expect(yes({}, "other")).toBe(false);
+    expect(yes({ selector: { matchLabels: { app: "echo" } } })).toBe(true);
+    expect(yes({ selector: { matchLabels: { app: "other" } } })).toBe(false);
+    expect(yes({ targetRefs: [{ kind: "Service", group: "", name: "echo" }] })).toBe(false);
+    expect(yes({ match: [{ mode: "CLIENT" }] })).toBe(false);
+    expect(yes({ match: [{ mode: "CLIENT_AND_SERVER" }] })).toBe(true);
+    expect(yes({ match: [{ mode: "UNDEFINED", ports: [{ number: 8080 }] }] })).toBe(true);
+    expect(yes({ match: [{ ports: [{ number: 9090 }] }] })).toBe(false);
+    expect(yes({ match: [{ ports: [{ number: 9090 }] }, { mode: "SERVER" }] })).toBe(true);
+    expect(translateWasmPlugins([plugin("a", {}), plugin("b", { match: [{ mode: "CLIENT" }] })], { workload: l }).http.map((t) => t.resourceName)).toEqual(["demo.a"]);
   });
 
   test("failStrategy → failure_policy: FAIL_CLOSE (also the default) → FAIL_CLOSED, FAIL_OPEN, FAIL_RELOAD", () => {
@@ -103,10 +137,11 @@ describe("WasmPlugin → Envoy translation", () => {
     const json = renderBootstrap({ listeners: [httpListener("l", { httpFilters: httpFilterChain(t, { AUTHN: [authn] }), virtualHosts: [{ name: "v", routes: [{ directResponse: { status: 200 } }] }] })] });
     const hcm = (json as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
     const filters = hcm.http_filters as { name: string; typed_config: any }[];
-    expect(filters.map((f) => f.typed_config.config?.name ?? f.name)).toEqual(["demo.n", "envoy.filters.http.jwt_authn", "demo.u", "envoy.filters.http.router"]);
+    const m = "~istio-translated-wasmplugin";
+    expect(filters.map((f) => f.typed_config.config?.name ?? f.name)).toEqual([`demo.n${m}`, "envoy.filters.http.jwt_authn", `demo.u${m}`, "envoy.filters.http.router"]);
     expect(filters[0].typed_config.config).toEqual({
-      name: "demo.n", root_id: "", failure_policy: "FAIL_OPEN",
-      vm_config: { vm_id: "", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: "/m/n.wasm" } }, environment_variables: { key_values: { A: "1" } } },
+      name: `demo.n${m}`, root_id: "", failure_policy: "FAIL_OPEN",
+      vm_config: { vm_id: "", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: "/m/n.wasm" } }, environment_variables: { key_values: { ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION: "", A: "1" } } },
     });
     expect(filters[2].typed_config.config.configuration).toEqual({ "@type": "type.googleapis.com/google.protobuf.StringValue", value: '{"k":"v"}' });
     expect(filters[2].typed_config.config.failure_policy).toBe("FAIL_CLOSED");

@@ -2,19 +2,25 @@
  * WasmPlugins → Envoy filter configuration, the way istiod builds it and istio-agent rewrites it, as a pure
  * function (no I/O: module files are resolved beforehand and passed in).
  *
- * What istiod does, and this mirrors:
- * - the Envoy plugin is named `<namespace>.<name>` (served over ECDS as `extensions.istio.io/wasmplugin/<namespace>.<name>`);
+ * What istiod does (checked against a real sidecar's config_dump, e2e/preview-istio.test.ts), and this mirrors:
+ * - istiod serves every plugin as a TrafficExtension: a WasmPlugin becomes a synthetic one named
+ *   `<name>~istio-translated-wasmplugin` (a name no real object can have), so its Envoy plugin is named
+ *   `<namespace>.<name>~istio-translated-wasmplugin` and a TrafficExtension's `<namespace>.<name>`, both served
+ *   over ECDS as `extensions.istio.io/trafficextension/<that name>`;
  * - root_id is `pluginName`; runtime is V8; vm_id is left empty;
  * - `pluginConfig` reaches the plugin as a `google.protobuf.StringValue` holding its JSON (keys sorted, compact,
  *   as Go's jsonpb writes a Struct); no pluginConfig (or an empty one) means no configuration at all;
  * - `vmConfig.env`: INLINE entries become `environment_variables.key_values`, HOST entries `host_env_keys`;
+ *   istiod adds its own `ISTIO_META_WASM_*` entries for the agent (the resource version, the pull policy), which
+ *   the agent removes when it fetches a remote module; a `file://` module is not fetched, so they reach the VM;
  * - `failStrategy` FAIL_CLOSE / FAIL_OPEN / FAIL_RELOAD → `failure_policy` FAIL_CLOSED / FAIL_OPEN / FAIL_RELOAD;
  * - order: by phase (AUTHN, then AUTHZ, then STATS, then unspecified just before the router); within a phase by
  *   priority, higher first, an unset priority after every set one; ties keep istiod's listing order: plugins of
- *   the root namespace first, each group by creationTimestamp, then name, then namespace.
- * What istio-agent does, and this mirrors: the module is fetched (oci/http) and the source becomes a local file;
- * its internal `ISTIO_META_*` variables never reach the VM. What this does not model: selector, targetRefs and
- * match choose *which* proxies and listeners get a plugin; here every plugin applies to the one listener.
+ *   the proxy's own namespace first, then the root namespace's, each group by creationTimestamp, then the
+ *   synthetic name above (so `a-b~…` sorts before `a~…`), then namespace.
+ * What istio-agent does, and this mirrors: the module is fetched (oci/http) and the source becomes a local file.
+ * Which plugins a proxy gets (selector, targetRefs, match) is applied only when `workload` names the sidecar
+ * listener; without it every plugin applies to the one listener.
  */
 import type { FailurePolicy, HttpFilter, WasmPlugin as EnvoyPlugin } from "../envoy/bootstrap";
 import { PwasError } from "../errors";
@@ -33,7 +39,12 @@ export const FAILURE_POLICIES: Readonly<Record<FailStrategy, FailurePolicy>> = {
   FAIL_RELOAD: "FAIL_RELOAD",
 };
 
-export const ECDS_RESOURCE_PREFIX = "extensions.istio.io/wasmplugin/";
+export const ECDS_RESOURCE_PREFIX = "extensions.istio.io/trafficextension/";
+/** What istiod appends to a WasmPlugin's name when it serves it as a TrafficExtension. */
+export const TRANSLATED_WASMPLUGIN_MARKER = "~istio-translated-wasmplugin";
+/** istiod's own VM environment entries, read by istio-agent (pilot/pkg/model WasmResourceVersionEnv, WasmPolicyEnv). */
+export const WASM_RESOURCE_VERSION_ENV = "ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION";
+export const WASM_PULL_POLICY_ENV = "ISTIO_META_WASM_IMAGE_PULL_POLICY";
 export const DEFAULT_ROOT_NAMESPACE = "istio-system";
 
 export interface TranslateOptions {
@@ -42,13 +53,30 @@ export interface TranslateOptions {
    * A file:// plugin without an entry uses its url's path, as istiod does.
    */
   modules?: Readonly<Record<string, string>>;
-  /** Istio's root namespace (meshConfig.rootNamespace): its plugins are listed first. Default istio-system. */
+  /** Istio's root namespace (meshConfig.rootNamespace): its plugins are listed after the proxy's own. Default istio-system. */
   rootNamespace?: string;
+  /** `<namespace>.<name>` of the plugins that were TrafficExtensions (named without the WasmPlugin marker). */
+  trafficExtensions?: ReadonlySet<string>;
+  /**
+   * The sidecar listener the translation is for. When given, only what istiod attaches to it is kept: plugins
+   * of its namespace or the root namespace, without targetRefs (a sidecar takes selector-scoped policy only),
+   * whose selector matches its labels and whose match selects its mode and port.
+   */
+  workload?: SidecarListener;
+}
+
+/** A sidecar's listener as istiod's plugin matching sees it. */
+export interface SidecarListener {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  /** SERVER for the inbound listener, CLIENT for an outbound one. */
+  mode: "SERVER" | "CLIENT";
+  port: number;
 }
 
 /** One WasmPlugin as it lands in Envoy. */
 export interface TranslatedPlugin {
-  /** `<namespace>.<name>`; also the Envoy PluginConfig.name. */
+  /** `<namespace>.<name>` of the resource. */
   resourceName: string;
   /** The name istiod serves the filter config under (ECDS). */
   ecdsResourceName: string;
@@ -70,11 +98,14 @@ export interface Translation {
   network: TranslatedPlugin[];
 }
 
-/** The Struct as the JSON string the plugin receives: keys sorted at every level, no spaces. */
+/**
+ * The Struct as the JSON string the plugin receives: keys sorted at every level, no spaces, and a null field of
+ * an object left out (istiod's Struct never carries it to Envoy; a null in a list stays).
+ */
 export function pluginConfigJson(value: StructValue): string {
   const sort = (v: StructValue): StructValue => {
     if (Array.isArray(v)) return v.map(sort);
-    if (v !== null && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])]));
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== null).map((k) => [k, sort(v[k])]));
     return v;
   };
   return JSON.stringify(sort(value));
@@ -85,17 +116,28 @@ export function fileUrlPath(url: string): string {
   return url.replace(/^file:\/\//, "");
 }
 
-function toEnvoy(p: WasmPlugin, wasmFile: string): EnvoyPlugin {
+/** The name istiod gives the plugin: a WasmPlugin is served as the synthetic TrafficExtension `<name>~istio-translated-wasmplugin`. */
+function servedName(p: WasmPlugin, trafficExtensions: ReadonlySet<string> | undefined): string {
+  return trafficExtensions?.has(resourceName(p)) ? p.metadata.name : p.metadata.name + TRANSLATED_WASMPLUGIN_MARKER;
+}
+
+function toEnvoy(p: WasmPlugin, wasmFile: string, name: string, url: string): EnvoyPlugin {
   const spec = p.spec;
   const env: Record<string, string> = {};
   const hostEnvKeys: string[] = [];
+  // istiod's entries for the agent; the agent strips them from a remote module's VM only (it never sees a file:// one).
+  if (url.startsWith("file://")) {
+    if (spec.imagePullPolicy && spec.imagePullPolicy !== "UNSPECIFIED_POLICY") env[WASM_PULL_POLICY_ENV] = spec.imagePullPolicy;
+    env[WASM_RESOURCE_VERSION_ENV] = p.metadata.resourceVersion ?? "";
+  }
   for (const e of spec.vmConfig?.env ?? []) {
     if (e.valueFrom === "HOST") hostEnvKeys.push(e.name);
     else env[e.name] = e.value ?? "";
   }
-  const hasConfig = spec.pluginConfig !== undefined && Object.keys(spec.pluginConfig).length > 0;
+  // A pluginConfig with no field left (none, {}, or only nulls) is istiod's empty Any: no bytes for the plugin.
+  const hasConfig = spec.pluginConfig !== undefined && Object.values(spec.pluginConfig).some((v) => v !== null);
   return {
-    name: resourceName(p),
+    name,
     rootId: spec.pluginName ?? "",
     wasmFile,
     ...(hasConfig ? { configuration: pluginConfigJson(spec.pluginConfig!) } : {}),
@@ -105,15 +147,35 @@ function toEnvoy(p: WasmPlugin, wasmFile: string): EnvoyPlugin {
   };
 }
 
-/** istiod's listing order before the priority sort (see the file comment). */
-function listingOrder(plugins: WasmPlugin[], rootNamespace: string): WasmPlugin[] {
+/** Whether istiod attaches the plugin to the sidecar listener (model.WorkloadPolicyMatcher and TrafficSelector matching). */
+export function attachesTo(p: WasmPlugin, l: SidecarListener, rootNamespace = DEFAULT_ROOT_NAMESPACE): boolean {
+  const ns = p.metadata.namespace ?? "default";
+  if (ns !== l.namespace && ns !== rootNamespace) return false;
+  if ((p.spec.targetRefs?.length ?? 0) > 0 || p.spec.targetRef) return false;
+  const wanted = p.spec.selector?.matchLabels ?? {};
+  if (!Object.entries(wanted).every(([k, v]) => l.labels[k] === v)) return false;
+  const match = p.spec.match ?? [];
+  if (match.length === 0) return true;
+  return match.some((m) => {
+    const mode = m.mode ?? "UNDEFINED";
+    const modeOk = mode === "UNDEFINED" || mode === "CLIENT_AND_SERVER" || mode === l.mode;
+    const ports = m.ports ?? [];
+    return modeOk && (ports.length === 0 || ports.some((x) => x.number !== 0 && x.number === l.port));
+  });
+}
+
+/**
+ * istiod's listing order before the priority sort: every resource by creationTimestamp, then served name, then
+ * namespace; then grouped by namespace, the proxy's own (any namespace but the root) before the root's.
+ */
+function listingOrder(plugins: WasmPlugin[], rootNamespace: string, trafficExtensions: ReadonlySet<string> | undefined): WasmPlugin[] {
   const created = (p: WasmPlugin) => (p.metadata.creationTimestamp ? Date.parse(p.metadata.creationTimestamp) : 0);
   const byCreation = [...plugins].sort((a, b) =>
     created(a) - created(b)
-    || compare(a.metadata.name, b.metadata.name)
+    || compare(servedName(a, trafficExtensions), servedName(b, trafficExtensions))
     || compare(a.metadata.namespace ?? "default", b.metadata.namespace ?? "default"));
   const inRoot = (p: WasmPlugin) => (p.metadata.namespace ?? "default") === rootNamespace;
-  return [...byCreation.filter(inRoot), ...byCreation.filter((p) => !inRoot(p))];
+  return [...byCreation.filter((p) => !inRoot(p)), ...byCreation.filter(inRoot)];
 }
 
 /** Higher first; unset after any set value (istiod reads a missing priority as the lowest int64). */
@@ -136,21 +198,24 @@ export function translateWasmPlugins(plugins: WasmPlugin[], opts: TranslateOptio
     if (seen.has(name)) throw new PwasError("E_VALIDATION", `two WasmPlugins are named ${name} (namespace.name): a namespace holds one resource per name, so Istio would keep only one; rename one of them`);
     seen.add(name);
   }
-  const listed = listingOrder(plugins, opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE);
+  const root = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const attached = opts.workload ? plugins.filter((p) => attachesTo(p, opts.workload!, root)) : plugins;
+  const listed = listingOrder(attached, root, opts.trafficExtensions);
   const translated = listed.map((p): TranslatedPlugin => {
     const name = resourceName(p);
+    const served = `${p.metadata.namespace ?? "default"}.${servedName(p, opts.trafficExtensions)}`;
     const url = normalizedUrl(p.spec.url);
     const local = opts.modules?.[name] ?? (url.startsWith("file://") ? fileUrlPath(url) : undefined);
     if (local === undefined) throw new Error(`${name}: no local module for ${url}; fetch it first and pass it in modules`);
     return {
       resourceName: name,
-      ecdsResourceName: ECDS_RESOURCE_PREFIX + name,
+      ecdsResourceName: ECDS_RESOURCE_PREFIX + served,
       phase: p.spec.phase ?? "UNSPECIFIED_PHASE",
       priority: p.spec.priority,
       type: p.spec.type === "NETWORK" ? "NETWORK" : "HTTP",
       url,
       match: p.spec.match,
-      envoy: toEnvoy(p, local),
+      envoy: toEnvoy(p, local, served, url),
       source: p,
     };
   });

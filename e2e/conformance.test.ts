@@ -22,7 +22,7 @@
  */
 import { Host, LogLevel, WasmTrapError, type HttpStream } from "../src/emulator";
 import { envoyHarness, type EchoServer, type StartedEnvoy } from "../src/envoy";
-import { httpRequest } from "./support/client";
+import { conformanceRequest } from "./support/conformance-client";
 import { buildConformance, conformanceBootstrap, CONFORMANCE_CONFIG, PLUGIN, pluginLogLines } from "./support/conformance";
 import { HOST_EXTENSION_SCENARIOS } from "./support/conformance-hostext";
 import { pong, startGrpcServer, unknownMethod, type GrpcServer } from "./support/grpc";
@@ -33,11 +33,19 @@ interface Scenario {
   name: string;
   /** The `x-scenario` header value; none when omitted. */
   scenario?: string;
-  /** More request headers, sent byte for byte (char codes < 256). */
-  headers?: Record<string, string>;
+  /** More request headers, sent byte for byte (char codes < 256); an array sends the header once per value. */
+  headers?: Record<string, string | string[]>;
   /** A request body (POST with content-length). */
   body?: string;
+  /**
+   * A request body in chunks (POST, chunked): each reaches the filter in a body callback of its own (the next
+   * is sent once Envoy logged the filter's line for it), then the end of stream comes alone, with no data.
+   */
+  chunks?: string[];
 }
+
+/** Sent twice by the repeated-header scenarios: two entries of one name in Envoy's map. */
+const MULTI = { "x-multi": ["first", "second"] };
 
 const SCENARIOS: Scenario[] = [
   { name: "no scenario (pass-through)" },
@@ -65,6 +73,15 @@ const SCENARIOS: Scenario[] = [
   { name: "body-append", scenario: "body-append", body: "original" },
   { name: "body-prepend", scenario: "body-prepend", body: "original" },
   { name: "response-body", scenario: "response-body" },
+  { name: "body chunks held with StopIterationAndBuffer", scenario: "body-chunks", headers: { "x-body-hold": "buffer" }, chunks: ["first-", "second-chunk"] },
+  { name: "body chunks held with StopIterationAndWatermark", scenario: "body-chunks", headers: { "x-body-hold": "watermark" }, chunks: ["first-", "second-chunk"] },
+  { name: "tick period changed while ticks run", scenario: "tick-rearm" },
+  { name: "replace a header sent twice", scenario: "hdr-replace-repeated", headers: MULTI },
+  { name: "add to a header sent twice", scenario: "hdr-add-repeated", headers: MULTI },
+  { name: "remove a header sent twice", scenario: "hdr-remove-repeated", headers: MULTI },
+  { name: "get a header sent twice", scenario: "hdr-get-repeated", headers: MULTI },
+  { name: "header names in mixed case", scenario: "hdr-case", headers: { "X-Mixed": "mixed", "X-Replace-Me": "old", "x-remove-me": "gone" } },
+  { name: "pseudo-headers", scenario: "hdr-pseudo" },
   ...HOST_EXTENSION_SCENARIOS,
   // Last: the trap fails the VM (FAIL_CLOSED, Envoy's default), so every later request gets a 503.
   { name: "trap", scenario: "trap" },
@@ -157,14 +174,17 @@ describe.each(SCENARIOS)("conformance: $name", (sc) => {
 // Envoy
 
 /** The client's headers for a scenario (Host and Connection are added by node:http). */
-function clientHeaders(sc: Scenario): Record<string, string> {
+function clientHeaders(sc: Scenario): Record<string, string | string[]> {
   return { ...(sc.scenario !== undefined ? { "x-scenario": sc.scenario } : {}), ...(sc.headers ?? {}) };
 }
 
 async function runInEnvoy(sc: Scenario, expected: Observation): Promise<Observation> {
   const logsBefore = pluginLogLines(envoy.log()).length;
   const before = { a: echoA.requests, b: echoB.requests };
-  const res = await httpRequest(envoy.url(PATH), { headers: clientHeaders(sc), body: sc.body });
+  // body-chunks: chunk i is in once the filter logged its callback for it.
+  const afterChunk = (i: number) =>
+    waitFor(() => (pluginLogLines(envoy.log()).length >= logsBefore + i + 1 ? true : undefined), { timeoutMs: 5000, what: `body chunk ${i} to reach the filter` });
+  const res = await conformanceRequest(envoy.url(PATH), { headers: clientHeaders(sc), body: sc.body, chunks: sc.chunks, afterChunk });
   const upstream = echoA.requests > before.a ? "a" : echoB.requests > before.b ? "b" : null;
 
   let upstreamRequest: Observation["upstreamRequest"] = null;
@@ -242,10 +262,10 @@ function headersAsEnvoyDelivers(sc: Scenario): Array<[string, Buffer]> {
   const out: Array<[string, Buffer]> = [
     [":authority", Buffer.from(`127.0.0.1:${envoy.port()}`)],
     [":path", Buffer.from(PATH)],
-    [":method", Buffer.from(sc.body !== undefined ? "POST" : "GET")],
+    [":method", Buffer.from(sc.body !== undefined || sc.chunks !== undefined ? "POST" : "GET")],
     [":scheme", Buffer.from("http")],
   ];
-  for (const [k, v] of Object.entries(clientHeaders(sc))) out.push([k, Buffer.from(v, "latin1")]);
+  for (const [k, v] of Object.entries(clientHeaders(sc))) for (const one of [v].flat()) out.push([k, Buffer.from(one, "latin1")]);
   if (sc.body !== undefined) out.push(["content-length", Buffer.from(String(Buffer.byteLength(sc.body)))]);
   out.push(["x-forwarded-proto", Buffer.from("http")], ["x-request-id", Buffer.from(FIXED_REQUEST_ID)]);
   return out;
@@ -255,11 +275,18 @@ function runInEmulator(sc: Scenario): Observation {
   const logsBefore = host.logs().length;
   const stream = host.newHttpStream();
   try {
-    stream.sendRequestHeaders(headersAsEnvoyDelivers(sc), sc.body === undefined);
+    const hasBody = sc.body !== undefined || sc.chunks !== undefined;
+    stream.sendRequestHeaders(headersAsEnvoyDelivers(sc), !hasBody);
     if (sc.body !== undefined) stream.sendRequestBody(sc.body, true);
+    if (sc.chunks !== undefined) {
+      for (const chunk of sc.chunks) stream.sendRequestBody(chunk, false);
+      stream.sendRequestBody("", true);
+    }
     answerCallouts();
     // The delay scenario resumes once a tick finds its wake-up time (3 periods) passed.
     if (sc.scenario === "delay") host.advanceTime(CONFORMANCE_CONFIG.tick_ms * 4);
+    // tick-rearm resumes on the first tick after it set a 1 s period.
+    if (sc.scenario === "tick-rearm") host.advanceTime(1000 + CONFORMANCE_CONFIG.tick_ms);
     playUpstream(stream);
     stream.complete();
   } catch (e) {

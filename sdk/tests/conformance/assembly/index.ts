@@ -19,13 +19,16 @@ import {
   resolveSharedQueue, enqueueSharedQueue, dequeueSharedQueue, Counter, Gauge, Histogram, attributes, getProperty,
   getPropertyString, setProperty, clearRouteCache, callForeignFunction, log, nowNanos, randomU32, ConfigErrors,
   readPluginConfig, readVmConfig, encodeUtf8, decodeUtf8, isValidUtf8, PeerType, lastSharedDataResult, lastQueueResult,
-  vmConfiguration, setGarbageCollectionInterval,
+  vmConfiguration, setGarbageCollectionInterval, PAUSE_AND_WATERMARK,
 } from "proxy-wasm-as";
 import { setAllocationBudget } from "proxy-wasm-as/assembly/internal/memory";
 import { compileConformanceExpressions, declareConformanceProperties, hostExtensionScenario } from "./hostext";
+import { headerMapScenario } from "./maps";
 
 const QUEUE_NAME = "conformance-queue";
 const COUNTER_KEY = "conformance.counter";
+/** The tick period the "tick-rearm" scenario switches to while ticks run every tickMs. */
+const REARM_PERIOD_MS: u32 = 1000;
 
 class ConformanceRoot extends RootContext {
   calloutCluster: string = "echo";
@@ -41,6 +44,9 @@ class ConformanceRoot extends RootContext {
   waiting: HttpContext[] = [];
   wakeAt: u64[] = [];
   ticks: u32 = 0;
+  /** The "tick-rearm" stream, paused until the first tick after the period changed, and when it changed. */
+  rearming: HttpContext | null = null;
+  rearmedAt: u64 = 0;
 
   onVmStart(size: usize): bool {
     this.vmConfigText = vmConfiguration.readString();
@@ -96,6 +102,16 @@ class ConformanceRoot extends RootContext {
     }
     this.waiting.length = kept;
     this.wakeAt.length = kept;
+    const r = this.rearming;
+    if (r !== null) {
+      // A timer re-armed by the change fires a whole new period after it; the old schedule fires within tickMs.
+      const elapsedMs = (now - this.rearmedAt) / 1_000_000;
+      this.rearming = null;
+      this.setTickPeriod(this.tickMs);
+      r.makeEffective();
+      requestHeaders.replace("x-tick-rearmed", elapsedMs >= <u64>REARM_PERIOD_MS / 2 ? "from the change" : "on the old schedule");
+      r.resumeRequest();
+    }
   }
 
   onQueueReady(queueId: u32): void {
@@ -170,6 +186,8 @@ class GrpcStreamResume extends GrpcHandler {
 
 class ConformanceStream extends HttpContext {
   scenario: string = "";
+  /** body-chunks: hold with StopIterationAndWatermark rather than StopIterationAndBuffer. */
+  holdWithWatermark: bool = false;
 
   get conf(): ConformanceRoot { return changetype<ConformanceRoot>(this.root); }
 
@@ -211,6 +229,18 @@ class ConformanceStream extends HttpContext {
     if (sc == "delay") {
       this.conf.waiting.push(this);
       this.conf.wakeAt.push(nowNanos() + <u64>this.conf.tickMs * 3 * 1_000_000);
+      return Action.Pause;
+    }
+    if (sc == "body-chunks") {
+      const hold = requestHeaders.get("x-body-hold");
+      this.holdWithWatermark = hold !== null && hold == "watermark";
+      return Action.Continue;
+    }
+    if (sc == "tick-rearm") {
+      // Ticks run every tickMs; a longer period set now applies from now (or from the last tick).
+      this.conf.rearming = this;
+      this.conf.rearmedAt = nowNanos();
+      this.conf.setTickPeriod(REARM_PERIOD_MS);
       return Action.Pause;
     }
     if (sc == "counter") {
@@ -301,6 +331,7 @@ class ConformanceStream extends HttpContext {
       return Action.Continue;
     }
     if (hostExtensionScenario(sc)) return Action.Continue;
+    if (headerMapScenario(sc)) return Action.Continue;
     if (sc == "log") {
       log.trace("conformance trace");
       log.debug("conformance debug");
@@ -326,6 +357,14 @@ class ConformanceStream extends HttpContext {
 
   onRequestBody(bodySize: usize, endOfStream: bool): Action {
     const sc = this.scenario;
+    if (sc == "body-chunks") {
+      // Each callback's reported size and what the body buffer holds, while earlier chunks are held with
+      // `x-body-hold` (buffer: StopIterationAndBuffer, watermark: StopIterationAndWatermark).
+      const held = requestBody.readString();
+      log.info("conformance: body callback, " + bodySize.toString() + " bytes reported, buffer '" + held + "', end " + (endOfStream ? "yes" : "no"));
+      if (endOfStream) return Action.Continue;
+      return this.holdWithWatermark ? PAUSE_AND_WATERMARK : Action.Pause;
+    }
     if (sc == "body-replace" || sc == "body-append" || sc == "body-prepend") {
       if (!endOfStream) return Action.Pause; // buffer the whole body
       this.conf.bodySizes!.record(<u64>bodySize);

@@ -10,13 +10,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import type { Io } from "../src/cli/command";
-import { main } from "../src/cli/main";
 import { waitFor } from "../src/envoy/wait";
 import { validateTrafficExtensionLayers, validateWasmPluginLayers } from "../src/mesh/validate";
 import { describeRequiring } from "../src/requirements";
 import { startControlPlane, type StartedControlPlane } from "../src/services/controlplane";
 import { istioctlValidate, locateControlPlaneTools } from "../src/services/meshtools";
+import { pwasWith as pwas } from "./support/mesh";
 import { ROWS, type Row } from "./support/validation-table";
 
 const tools = locateControlPlaneTools();
@@ -25,24 +24,6 @@ const describeWithMesh = describeRequiring(tools.ok ? undefined : `control-plane
 jest.setTimeout(180_000);
 
 const WASM = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-
-async function pwas(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), progress: (l) => err.push(`• ${l}`) };
-  // --apply runs kubectl with the process environment: point it at the test cluster for this call only.
-  const saved = { KUBECONFIG: process.env.KUBECONFIG, KUBECTL: process.env.KUBECTL };
-  Object.assign(process.env, { KUBECONFIG: env.KUBECONFIG, KUBECTL: env.KUBECTL });
-  try {
-    const code = await main(args, io);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 /** Runs `fn` over `items` with at most `n` at a time, keeping the order of results. */
 async function pool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -31,7 +31,9 @@ demo: setup
 cli: setup
 	node scripts/bundle-cli.mjs
 
+# The type check first (about 10 s of CPU): jest runs ts-jest with diagnostics off, so it never checks types.
 test: setup
+	npm run --silent typecheck
 	npx jest --ci
 
 unit: setup

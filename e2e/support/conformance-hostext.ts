@@ -27,60 +27,57 @@ export interface HostExtensionScenario {
   headers: Record<string, string>;
 }
 
+/** sign: a hash name and a private key (hex; none omits the header) over TEXT. */
+const SIGN: Array<[name: string, hash: string, keyHex: string | undefined]> = [
+  ["sign RSA sha256, PEM key", "sha256", hex(rsaPrivatePem)],
+  ["sign RSA SHA512, DER key", "SHA512", hex(rsaPrivateDer)],
+  ["sign with a bad hash name", "md5", hex(rsaPrivatePem)],
+  ["sign with a bad key", "sha256", "00ff00ff"],
+  ["sign with no key", "sha256", undefined],
+];
+
+/** verify: each case changes what it names of a good RSA sha256 signature over TEXT with the PEM public key. */
+interface VerifyInput {
+  hash: string;
+  keyHex: string;
+  sigHex: string;
+  text: string;
+}
+const GOOD_RSA: VerifyInput = { hash: "sha256", keyHex: hex(rsaPublicPem), sigHex: hex(rsaSig), text: TEXT };
+const VERIFY: Array<[name: string, change: Partial<VerifyInput>]> = [
+  ["verify RSA sha256, PEM key", {}],
+  ["verify RSA sha256, DER key", { keyHex: hex(rsaPublicDer) }],
+  ["verify ECDSA P-256 sha384", { hash: "sha384", keyHex: hex(ecPublicPem), sigHex: hex(ecSig) }],
+  ["verify tampered text", { text: `${TEXT}!` }],
+  ["verify with the wrong hash", { hash: "sha1" }],
+  ["verify with a bad hash name", { hash: "sha3-256" }],
+  ["verify with a bad key", { keyHex: "3003020100" }],
+];
+
+/** filter-state: a factory key, a value and a life span. */
+const FILTER_STATE: Array<[name: string, key: string, value: string, span: string]> = [
+  ["filter state envoy.string", "envoy.string", "subset-b", "request"],
+  ["filter state with an unknown factory key", "no.such.factory", "x", "filter-chain"],
+];
+
 export const HOST_EXTENSION_SCENARIOS: HostExtensionScenario[] = [
   { name: "host-has", scenario: "host-has", headers: {} },
-  { name: "sign RSA sha256, PEM key", scenario: "sign", headers: { "x-hash": "sha256", "x-key-hex": hex(rsaPrivatePem), "x-text": TEXT } },
-  { name: "sign RSA SHA512, DER key", scenario: "sign", headers: { "x-hash": "SHA512", "x-key-hex": hex(rsaPrivateDer), "x-text": TEXT } },
-  { name: "sign with a bad hash name", scenario: "sign", headers: { "x-hash": "md5", "x-key-hex": hex(rsaPrivatePem), "x-text": TEXT } },
-  { name: "sign with a bad key", scenario: "sign", headers: { "x-hash": "sha256", "x-key-hex": "00ff00ff", "x-text": TEXT } },
-  { name: "sign with no key", scenario: "sign", headers: { "x-hash": "sha256", "x-text": TEXT } },
-  {
-    name: "verify RSA sha256, PEM key",
-    scenario: "verify",
-    headers: { "x-hash": "sha256", "x-key-hex": hex(rsaPublicPem), "x-sig-hex": hex(rsaSig), "x-text": TEXT },
-  },
-  {
-    name: "verify RSA sha256, DER key",
-    scenario: "verify",
-    headers: { "x-hash": "sha256", "x-key-hex": hex(rsaPublicDer), "x-sig-hex": hex(rsaSig), "x-text": TEXT },
-  },
-  {
-    name: "verify ECDSA P-256 sha384",
-    scenario: "verify",
-    headers: { "x-hash": "sha384", "x-key-hex": hex(ecPublicPem), "x-sig-hex": hex(ecSig), "x-text": TEXT },
-  },
-  {
-    name: "verify tampered text",
-    scenario: "verify",
-    headers: { "x-hash": "sha256", "x-key-hex": hex(rsaPublicPem), "x-sig-hex": hex(rsaSig), "x-text": `${TEXT}!` },
-  },
-  {
-    name: "verify with the wrong hash",
-    scenario: "verify",
-    headers: { "x-hash": "sha1", "x-key-hex": hex(rsaPublicPem), "x-sig-hex": hex(rsaSig), "x-text": TEXT },
-  },
-  {
-    name: "verify with a bad hash name",
-    scenario: "verify",
-    headers: { "x-hash": "sha3-256", "x-key-hex": hex(rsaPublicPem), "x-sig-hex": hex(rsaSig), "x-text": TEXT },
-  },
-  {
-    name: "verify with a bad key",
-    scenario: "verify",
-    headers: { "x-hash": "sha256", "x-key-hex": "3003020100", "x-sig-hex": hex(rsaSig), "x-text": TEXT },
-  },
+  ...SIGN.map(([name, hash, keyHex]) => ({
+    name,
+    scenario: "sign",
+    headers: { "x-hash": hash, ...(keyHex !== undefined ? { "x-key-hex": keyHex } : {}), "x-text": TEXT },
+  })),
+  ...VERIFY.map(([name, change]) => {
+    const v = { ...GOOD_RSA, ...change };
+    return { name, scenario: "verify", headers: { "x-hash": v.hash, "x-key-hex": v.keyHex, "x-sig-hex": v.sigHex, "x-text": v.text } };
+  }),
   { name: "zlib", scenario: "zlib", headers: { "x-text": "hello hello hello hello", "x-zlib-hex": hex(deflateSync("made by node:zlib")) } },
   { name: "zlib, a corrupt stream", scenario: "zlib", headers: { "x-text": "", "x-zlib-hex": "78da0102030405" } },
-  {
-    name: "filter state envoy.string",
+  ...FILTER_STATE.map(([name, key, value, span]) => ({
+    name,
     scenario: "filter-state",
-    headers: { "x-fs-key": "envoy.string", "x-fs-value": "subset-b", "x-fs-span": "request" },
-  },
-  {
-    name: "filter state with an unknown factory key",
-    scenario: "filter-state",
-    headers: { "x-fs-key": "no.such.factory", "x-fs-value": "x", "x-fs-span": "filter-chain" },
-  },
+    headers: { "x-fs-key": key, "x-fs-value": value, "x-fs-span": span },
+  })),
   { name: "declare_property", scenario: "declare", headers: { "x-value": "first" } },
   { name: "CEL", scenario: "cel", headers: { "x-cel": "yes", "x-n": "21" } },
   { name: "CEL without the headers it reads", scenario: "cel", headers: {} },

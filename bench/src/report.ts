@@ -1,6 +1,7 @@
 // The tables in BENCHMARKS.md, written from a results file between the `results:begin` / `results:end`
 // markers, so the document always shows the figures of the committed run and nothing typed by hand.
 import type { CaseResult, Results } from "./results";
+import { renderTargets } from "./targets";
 
 export const BEGIN = "<!-- results:begin (written by `node bench/run.mjs report`; do not edit) -->";
 export const END = "<!-- results:end -->";
@@ -108,6 +109,7 @@ export function renderTables(doc: Results): string {
       lines.push(`| ${c.name} | ${u.pair} | ${n(u.rps_median)} / ${n(u.pair_rps_median)} | ${u.median.toFixed(2)}× | ${u.q1.toFixed(2)}–${u.q3.toFixed(2)} | ${u.min.toFixed(2)}–${u.max.toFixed(2)} | ${u.rounds} × ${u.slice_seconds} s | ${pct(u.envoy_core_use)} / ${pct(u.pair_envoy_core_use)} |`);
     }
   }
+  lines.push(...renderTargets(doc));
   const missing = doc.cases.filter((c) => c.error || c.envoy_memory_error || c.upstream_error);
   if (missing.length > 0) {
     lines.push("");

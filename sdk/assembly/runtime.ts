@@ -1,9 +1,11 @@
 // Routes AssemblyScript's built-in imports to what a proxy-wasm host provides, so a module imports
 // only `env.proxy_*` and WASI, and counts what the garbage collector's allocations cost. The build passes
-// `--use abort=… --use seed=… --use __new=… --use __renew=…` pointing here (src/build/compile.ts).
+// `--use abort=… --use seed=… --use __new=… --use __renew=… --use __alloc=… --use __free=…` pointing here
+// (src/build/compile.ts).
 import { proxy_log, wasi_random_get } from "./abi/imports";
 import { LogLevel } from "./abi/enums";
 import { __new as gcNew, __renew as gcRenew } from "~lib/rt/tcms";
+import { __alloc as tlsfAlloc, __free as tlsfFree } from "~lib/rt/tlsf";
 import { countAllocation } from "./internal/memory";
 
 /** Replaces `env.abort`: a failed assertion or throw is logged at CRITICAL, then the VM traps (Envoy applies failure_policy). */
@@ -36,4 +38,60 @@ export function pwasNew(size: usize, id: i32): usize {
 export function pwasRenew(oldPtr: usize, size: usize): usize {
   countAllocation(size);
   return gcRenew(oldPtr, size);
+}
+
+// ---- Small blocks kept for reuse (docs/memory.md) ----
+// A request allocates the same few small objects every time (its context, the buffers the host fills, a
+// result object), and the collector frees them again a few hundred requests later. Through the TLSF
+// allocator each allocation and each free costs a search, a split or a merge and a list update: a few
+// hundred instructions. The runtime's `__alloc` and `__free` are routed here instead: a freed block of up to
+// SMALL_BLOCK_MAX bytes goes onto a list for its exact size (while the lists hold less than
+// SMALL_BLOCKS_LIMIT bytes), and the next allocation of that size takes it back, a load and a store each
+// way. To TLSF a kept block stays in use; anything larger, and anything past the limit, is TLSF's as before.
+
+// TLSF's block layout (std/assembly/rt/tlsf.ts): a 4-byte header whose upper bits hold the payload size,
+// payloads of 12, 28, 44 ... bytes (16-byte aligned blocks), so `size >> 4` names a size exactly.
+// @ts-ignore: decorator
+@inline const BLOCK_HEADER: usize = 4;
+// @ts-ignore: decorator
+@inline const SMALL_BLOCK_MAX: usize = 252;
+// @ts-ignore: decorator
+@inline const SMALL_CLASSES: usize = (SMALL_BLOCK_MAX >> 4) + 1;
+// @ts-ignore: decorator
+@inline const SMALL_BLOCKS_LIMIT: usize = 64 << 10;
+
+/** Heads of the kept blocks' lists, one per payload size; each kept block's first word links the next. */
+// @ts-ignore: decorator
+@lazy const smallBlocks: usize = memory.data(<i32>(SMALL_CLASSES * sizeof<usize>()));
+/** Bytes (headers included) the lists hold. */
+let smallBlockBytes: usize = 0;
+
+/** Replaces the runtime's `__alloc`: a kept block of the size TLSF would hand out, or TLSF's. */
+export function pwasAlloc(size: usize): usize {
+  if (size <= SMALL_BLOCK_MAX) {
+    // TLSF's computeSize: at least 12, else rounded so the next block starts 16-byte aligned.
+    const payload = size <= 12 ? 12 : ((size + BLOCK_HEADER + 15) & ~15) - BLOCK_HEADER;
+    const head = smallBlocks + ((payload >> 4) << alignof<usize>());
+    const ptr = load<usize>(head);
+    if (ptr != 0) {
+      store<usize>(head, load<usize>(ptr));
+      smallBlockBytes -= payload + BLOCK_HEADER;
+      return ptr;
+    }
+  }
+  return tlsfAlloc(size);
+}
+
+/** Replaces the runtime's `__free`: keeps a small block for the next allocation of its size, or gives it to TLSF. */
+export function pwasFree(ptr: usize): void {
+  if (ptr < __heap_base) return; // static data is never freed (as in TLSF's __free)
+  const payload = load<usize>(ptr - BLOCK_HEADER) & ~3;
+  if (payload <= SMALL_BLOCK_MAX && smallBlockBytes + payload + BLOCK_HEADER <= SMALL_BLOCKS_LIMIT) {
+    const head = smallBlocks + ((payload >> 4) << alignof<usize>());
+    store<usize>(ptr, load<usize>(head));
+    store<usize>(head, ptr);
+    smallBlockBytes += payload + BLOCK_HEADER;
+    return;
+  }
+  tlsfFree(ptr);
 }

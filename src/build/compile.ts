@@ -38,7 +38,7 @@ export interface CompileResult {
  * - `_initialize` instead of a start section, so nothing runs before Envoy has a context for the VM.
  * - abort/seed routed to the SDK so the module imports only what Envoy provides.
  * - __new/__renew routed through the SDK's counting hooks, so it can collect after any callback once
- *   enough was allocated (docs/memory.md).
+ *   enough was allocated, and __alloc/__free through its cache of small blocks (docs/memory.md).
  */
 export function ascArgs(opts: CompileOptions): string[] {
   const o = ascOptions();
@@ -66,6 +66,7 @@ export function ascOptions() {
     use: [
       `abort=${RUNTIME_HOOKS}/pwasAbort`, `seed=${RUNTIME_HOOKS}/pwasSeed`,
       `__new=${RUNTIME_HOOKS}/pwasNew`, `__renew=${RUNTIME_HOOKS}/pwasRenew`,
+      `__alloc=${RUNTIME_HOOKS}/pwasAlloc`, `__free=${RUNTIME_HOOKS}/pwasFree`,
     ],
     initialMemory: 2,
   };

@@ -25,6 +25,8 @@ describe("WasmPlugin → Envoy translation", () => {
       plugin("low", { phase: "AUTHZ", priority: 1 }), plugin("none", { phase: "AUTHZ" }),
       plugin("neg", { phase: "AUTHZ", priority: -100 }), plugin("high", { phase: "AUTHZ", priority: 1000 }),
     ])).toEqual(["demo.high", "demo.low", "demo.neg", "demo.none"]);
+    // Unset is the lowest int32: it ties with -2147483648, and the served names decide (`a~…` before `b~…`).
+    expect(order([plugin("b", { priority: -2147483648 }), plugin("a", {})])).toEqual(["demo.a", "demo.b"]);
   });
 
   test("phase beats priority: a priority-1000 AUTHZ plugin still runs after a priority-0 AUTHN one", () => {

@@ -15,7 +15,7 @@
  *   the agent removes when it fetches a remote module; a `file://` module is not fetched, so they reach the VM;
  * - `failStrategy` FAIL_CLOSE / FAIL_OPEN / FAIL_RELOAD → `failure_policy` FAIL_CLOSED / FAIL_OPEN / FAIL_RELOAD;
  * - order: by phase (AUTHN, then AUTHZ, then STATS, then unspecified just before the router); within a phase by
- *   priority, higher first, an unset priority after every set one; ties keep istiod's listing order: plugins of
+ *   priority, higher first, an unset priority read as the lowest int32 (after every other); ties keep istiod's listing order: plugins of
  *   the proxy's own namespace first, then the root namespace's, each group by creationTimestamp, then the
  *   synthetic name above (so `a-b~…` sorts before `a~…`), then namespace.
  * What istio-agent does, and this mirrors: the module is fetched (oci/http) and the source becomes a local file.
@@ -178,13 +178,15 @@ function listingOrder(plugins: WasmPlugin[], rootNamespace: string, trafficExten
   return [...byCreation.filter((p) => !inRoot(p)), ...byCreation.filter(inRoot)];
 }
 
-/** Higher first; unset after any set value (istiod reads a missing priority as the lowest int64). */
+/**
+ * Higher first. istiod reads a missing priority as the lowest int32, so an unset one runs after every set one
+ * but ties with -2147483648 (the listing order decides).
+ */
 function byPriority(a: number | undefined, b: number | undefined): number {
-  if (a === b) return 0;
-  if (a === undefined) return 1;
-  if (b === undefined) return -1;
-  return b - a;
+  return (b ?? LOWEST_PRIORITY) - (a ?? LOWEST_PRIORITY);
 }
+
+const LOWEST_PRIORITY = -2147483648;
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -108,6 +108,8 @@ export class AuthConfig {
   tokenCacheSize: i32 = 256;
   tokenCacheBytes: i64 = 1 << 20;
   kidRefetchCooldownNs: u64 = 30_000_000_000;
+  /** RS* and ES* signatures through the host's verify_signature when it has it; false: always in Wasm. */
+  hostCrypto: bool = true;
 
   providerIndex(name: string): i32 {
     for (let i = 0; i < this.providers.length; i++) if (this.providers[i].name == name) return i;
@@ -123,10 +125,10 @@ export const MIN_KID_REFETCH_COOLDOWN_NS: u64 = 1_000_000_000;
 
 const TOP_FIELDS = [
   "providers", "rules", "bypass_cors_preflight", "strip_failure_response", "filter_state_rules", "requirement_map",
-  "api_keys", "ext_authz", "limits", "route_rules",
+  "api_keys", "ext_authz", "limits", "route_rules", "host_crypto",
 ];
 /** Fields a route rule may not change: all routes share their state (key sets and fetches, the token cache). */
-export const SHARED_FIELDS = ["providers", "limits"];
+export const SHARED_FIELDS = ["providers", "limits", "host_crypto"];
 const PROVIDER_FIELDS = [
   "issuer", "audiences", "remote_jwks", "local_jwks", "forward", "from_headers", "from_params", "from_cookies",
   "forward_payload_header", "pad_forward_payload_header", "clock_skew_seconds", "claim_to_headers", "clear_route_cache",
@@ -149,6 +151,7 @@ export function parseAuthConfig(cfg: ConfigObject): AuthConfig | null {
   notSupported(cfg, "requirement_map", "it is selected by per-route config (PerRouteConfig), which Wasm filters do not receive; use rules, or route_rules for settings per route");
   out.bypassCorsPreflight = cfg.bool("bypass_cors_preflight", false);
   out.stripFailureResponse = cfg.bool("strip_failure_response", false);
+  out.hostCrypto = cfg.bool("host_crypto", true);
 
   const limits = cfg.object("limits");
   if (limits !== null && limits.allowOnly(["max_token_bytes", "token_cache_size", "token_cache_bytes", "kid_refetch_cooldown"])) {

@@ -23,6 +23,7 @@ import { TokenCache } from "./cache";
 import { base64UrlEncodeUnsafe } from "./encoding";
 import { sha256Raw } from "./crypto/sha256";
 import { constantTimeEqualRaw } from "./crypto/ct";
+import { useHostVerify, verifierSentence } from "./native";
 
 /** Timer period while remote JWKS exist: drives first fetches, retries and refreshes. */
 const TICK_MS: u32 = 500;
@@ -66,6 +67,8 @@ class AuthRoot extends RootContext {
   serviceHeaders: NamePattern[] = [];
   providers: ProviderState[] = [];
   cache: TokenCache = new TokenCache(0);
+  /** RS* and ES* signatures through the host's verify_signature (see native.ts). */
+  hostVerify: bool = false;
 
   onConfigure(size: usize): bool {
     const errors = new ConfigErrors();
@@ -79,7 +82,7 @@ class AuthRoot extends RootContext {
         const patch = routeRules.patch(i);
         for (let k = 0; k < SHARED_FIELDS.length; k++) {
           if (patch.json.get(SHARED_FIELDS[k]) !== null) {
-            patch.error(SHARED_FIELDS[k], "is shared by all routes (key sets, fetches and the token cache): set it at the top level only");
+            patch.error(SHARED_FIELDS[k], "is shared by all routes (key sets, fetches, the token cache, the signature path): set it at the top level only");
           }
         }
         if (!errors.ok) break;
@@ -94,6 +97,8 @@ class AuthRoot extends RootContext {
       return false;
     }
     if (metrics === null) metrics = new Metrics();
+    this.hostVerify = useHostVerify(cfg.hostCrypto);
+    log.info("auth: " + verifierSentence(cfg.hostCrypto, this.hostVerify));
     this.config = cfg;
     this.routeRules.release();
     this.routeRules = routeRules;
@@ -348,7 +353,7 @@ class AuthStream extends HttpContext {
       metrics!.cacheHits.increment();
     } else {
       metrics!.cacheMisses.increment();
-      const r = verifyJws(token, keys, cfg.maxTokenBytes);
+      const r = verifyJws(token, keys, cfg.maxTokenBytes, true, root.hostVerify);
       if (r.status != Status.Ok) {
         if (r.status == Status.JwksKidAlgMismatch && r.unknownKid && !this.kidRefetchUsed && p.refetchForKid(now)) {
           this.kidRefetchUsed = true;

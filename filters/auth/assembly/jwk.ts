@@ -7,6 +7,7 @@ import { HashAlg, hashLen } from "./crypto/digest";
 import { RsaPublicKey, RSA_MIN_BITS_JWT } from "./crypto/rsa";
 import { EcCurve, EcPublicKey } from "./crypto/ec";
 import { base64UrlDecodeString } from "./encoding";
+import { rsaSpki, ecSpki } from "./der";
 
 /** The JWS algorithms the filter verifies (RFC 7518 §3.1). `none` is not one of them, by design. */
 export enum Alg { None = -1, HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 }
@@ -47,6 +48,8 @@ export class Jwk {
   secret: Uint8Array | null = null;
   rsa: RsaPublicKey | null = null;
   ec: EcPublicKey | null = null;
+  /** RSA and EC keys: the DER SubjectPublicKeyInfo the host's verify_signature reads (built once, here). */
+  spki: Uint8Array | null = null;
 
   /**
    * True when a token signed with `alg` may be checked with this key: the JWK's own alg must equal it
@@ -173,6 +176,7 @@ function keyProblem(set: KeySet, o: JsonValue): string | null {
     if (hasRocaFingerprint(nb)) return "RSA key has the ROCA fingerprint (CVE-2017-15361), its private key can be recovered";
     k.type = KeyType.Rsa;
     k.rsa = key;
+    k.spki = rsaSpki(nb, eb);
   } else if (kty == "EC") {
     const crv = str(o, "crv");
     let curve: EcCurve;
@@ -190,6 +194,7 @@ function keyProblem(set: KeySet, o: JsonValue): string | null {
     if (key === null) return "Jwks EC [x] and [y] fields have a parse error. (not a point on " + crv + ")";
     k.type = KeyType.Ec;
     k.ec = key;
+    k.spki = ecSpki(curve, xb, yb);
   } else if (kty == "oct") {
     if (k.alg != Alg.None && !(k.alg >= Alg.HS256 && k.alg <= Alg.HS512)) return "[alg] does not start with [HS] for an HMAC key";
     const kv = str(o, "k");

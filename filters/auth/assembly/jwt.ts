@@ -10,6 +10,7 @@ import { rsaPkcs1v15Verify, rsaPssVerify } from "./crypto/rsa";
 import { ecdsaVerify } from "./crypto/ec";
 import { Alg, algFromName, algHash, Jwk, KeySet, KeyType } from "./jwk";
 import { base64UrlDecodeUnsafe } from "./encoding";
+import { hostAlg, hostVerify, HostVerdict } from "./native";
 
 /**
  * Outcomes, named after Envoy's jwt_authn (jwt_verify_lib) statuses; `message` gives the sentence Envoy
@@ -151,7 +152,7 @@ function dots(ptr: usize, len: usize): i64 {
  * its JSON is parsed after the signature verified. `parsePayload` false stops after the signature (a plain
  * JWS whose payload need not be JSON, as in the Wycheproof JWS tests).
  */
-export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parsePayload: bool = true): JwsResult {
+export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parsePayload: bool = true, host: bool = false): JwsResult {
   const res = new JwsResult();
   const ptr = changetype<usize>(token);
   const len = <usize>token.byteLength;
@@ -198,7 +199,7 @@ export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parse
       res.unknownKid = sameKid == 0;
       return res;
     }
-    verified = verifyWith(match, header.alg, signingInput, sig);
+    verified = verifyWith(match, header.alg, signingInput, sig, host);
   } else {
     let fitting = 0;
     for (let i = 0, n = keys.keys.length; i < n; i++) if (unchecked(keys.keys[i]).fits(header.alg)) fitting++;
@@ -208,7 +209,7 @@ export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parse
       const k = unchecked(keys.keys[i]);
       if (!k.fits(header.alg)) continue;
       tried++;
-      verified = verifyWith(k, header.alg, signingInput, sig);
+      verified = verifyWith(k, header.alg, signingInput, sig, host);
     }
     if (tried == 0) { res.status = Status.JwksKidAlgMismatch; return res; }
   }
@@ -223,7 +224,12 @@ export function verifyJws(token: ArrayBuffer, keys: KeySet, maxBytes: i32, parse
   return res;
 }
 
-function verifyWith(k: Jwk, alg: Alg, msg: Uint8Array, sig: Uint8Array): bool {
+/** `host`: RS* and ES* go to the host's verify_signature (falling back to Wasm if the host errs). */
+function verifyWith(k: Jwk, alg: Alg, msg: Uint8Array, sig: Uint8Array, host: bool): bool {
+  if (host && k.spki !== null && hostAlg(alg)) {
+    const v = hostVerify(alg, k.spki!, msg, sig);
+    if (v != HostVerdict.Error) return v == HostVerdict.Valid;
+  }
   switch (k.type) {
     case KeyType.Oct: return hmacVerify(algHash(alg), k.secret!, msg, sig);
     case KeyType.Rsa:

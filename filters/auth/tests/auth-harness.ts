@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { compile } from "../../../src/build/compile";
 import { Host, HostOptions, HttpStream, Action } from "../../../src/emulator";
+import { ENVOY_FOREIGN_FUNCTIONS } from "../../../src/emulator/foreign";
 
 export const ROOT = resolve(__dirname, "../../..");
 export const FILTER_ENTRY = join(ROOT, "filters/auth/assembly/index.ts");
@@ -38,7 +39,8 @@ interface JwsExports {
   __new(size: number, id: number): number;
   __collect(): void;
   jwksKeyCount(jwks: number): number;
-  jwsVerify(token: number, jwks: number, parsePayload: number, maxBytes: number): number;
+  jwsVerify(token: number, jwks: number, parsePayload: number, maxBytes: number, host: number): number;
+  malloc(size: number): number;
 }
 
 export class JwsLayer {
@@ -55,11 +57,16 @@ export class JwsLayer {
     this.x.__collect();
     return n;
   }
-  /** Status of verifying `token` (a plain JWS when parsePayload is false); -1 when the JWKS is refused. */
-  verify(token: string | Uint8Array, jwks: string | Uint8Array, parsePayload = false, maxBytes = 65536): number {
+  /** Host calls to verify_signature so far (the emulator's, node:crypto). */
+  hostCalls = 0;
+  /**
+   * Status of verifying `token` (a plain JWS when parsePayload is false); -1 when the JWKS is refused. `host`:
+   * RS* and ES* signatures go to the emulator's verify_signature, as in a filter whose host has it.
+   */
+  verify(token: string | Uint8Array, jwks: string | Uint8Array, parsePayload = false, maxBytes = 65536, host = false): number {
     const t = this.bytes(token);
     const k = this.bytes(jwks);
-    const s = this.x.jwsVerify(t, k, parsePayload ? 1 : 0, maxBytes);
+    const s = this.x.jwsVerify(t, k, parsePayload ? 1 : 0, maxBytes, host ? 1 : 0);
     this.x.__collect();
     return s;
   }
@@ -72,16 +79,34 @@ export async function loadJwsLayer(): Promise<JwsLayer> {
     entry: join(__dirname, "jws-entry.ts"), outFile: join(dir, "jws.wasm"), projectDir: ROOT, extraArgs: ["--exportRuntime"],
   });
   let memory: WebAssembly.Memory | undefined;
+  let layer: JwsLayer | undefined;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), {
     env: {
       proxy_log: (_l: number, ptr: number, len: number) => { throw new Error(`wasm: ${Buffer.from(memory!.buffer, ptr, len).toString()}`); },
+      // Only verify_signature, answered by the emulator's implementation (what Envoy's would answer).
+      proxy_call_foreign_function: (namePtr: number, nameLen: number, argPtr: number, argLen: number, retPtr: number, retLen: number) => {
+        const name = Buffer.from(memory!.buffer, namePtr, nameLen).toString();
+        if (name !== "verify_signature") return 1; // NotFound
+        layer!.hostCalls++;
+        const args = new Uint8Array(memory!.buffer.slice(argPtr, argPtr + argLen));
+        const r = ENVOY_FOREIGN_FUNCTIONS.verify_signature(args, { host: undefined as unknown as Host, contextId: 0 });
+        if (r && !(r instanceof Uint8Array)) return r.result;
+        const out = r instanceof Uint8Array ? r : new Uint8Array(0);
+        const ptr = x.malloc(out.length);
+        new Uint8Array(memory!.buffer, ptr, out.length).set(out);
+        const view = new DataView(memory!.buffer);
+        view.setUint32(retPtr, ptr, true);
+        view.setUint32(retLen, out.length, true);
+        return 0;
+      },
     },
     wasi_snapshot_preview1: { random_get: () => 0 },
   });
   const x = instance.exports as unknown as JwsExports;
   memory = x.memory;
   x._initialize();
-  return new JwsLayer(x);
+  layer = new JwsLayer(x);
+  return layer;
 }
 
 // ---------------------------------------------------------------------------------------------- tokens

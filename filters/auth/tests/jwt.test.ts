@@ -35,17 +35,34 @@ describe("auth jwt: RFC 7515 appendix A", () => {
     token: `eyJhbGciOiJFUzI1NiJ9.${PAYLOAD}.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q` };
   const A5 = `eyJhbGciOiJub25lIn0.${PAYLOAD}.`;
 
-  async function rfcHost(jwk: object, startSeconds = 1300819300) {
-    return startAuth(wasm, { providers: { p: { issuer: "joe", local_jwks: { inline_string: JSON.stringify({ keys: [jwk] }) }, clock_skew_seconds: 0 } }, rules: requireP() },
+  async function rfcHost(jwk: object, startSeconds = 1300819300, hostCrypto = true) {
+    return startAuth(wasm, { providers: { p: { issuer: "joe", local_jwks: { inline_string: JSON.stringify({ keys: [jwk] }) }, clock_skew_seconds: 0 } }, rules: requireP(), host_crypto: hostCrypto },
       { startTimeNs: BigInt(startSeconds) * 1_000_000_000n });
   }
 
-  test.each([["A.1 HS256", A1], ["A.2 RS256", A2], ["A.3 ES256", A3]])("%s is accepted before its exp and refused after", async (_n, v) => {
-    const host = await rfcHost(v.jwk);
-    expect(send(host, "/", [bearer(v.token)]).action).toBe(Action.Continue);
-    const late = await rfcHost(v.jwk, 1300819380);
-    const r = send(late, "/", [bearer(v.token)]);
-    expect([r.status, r.body]).toEqual([401, "Jwt is expired"]);
+  const ALL = [["A.1 HS256", A1], ["A.2 RS256", A2], ["A.3 ES256", A3]] as const;
+  test.each(ALL.flatMap(([n, v]) => [[`${n}, host crypto`, v, true], [`${n}, Wasm crypto`, v, false]] as const))(
+    "%s: accepted before its exp and refused after; a flipped signature bit is refused", async (_n, v, hostCrypto) => {
+      const host = await rfcHost(v.jwk, 1300819300, hostCrypto);
+      expect(send(host, "/", [bearer(v.token)]).action).toBe(Action.Continue);
+      const sig = Buffer.from(v.token.split(".")[2], "base64url");
+      sig[sig.length >> 1] ^= 1;
+      const bad = send(host, "/", [bearer(`${v.token.slice(0, v.token.lastIndexOf("."))}.${b64u(sig)}`)]);
+      expect([bad.status, bad.body]).toEqual([401, "Jwt verification fails"]);
+      const late = await rfcHost(v.jwk, 1300819380, hostCrypto);
+      const r = send(late, "/", [bearer(v.token)]);
+      expect([r.status, r.body]).toEqual([401, "Jwt is expired"]);
+    });
+
+  test("the configure-time log says which path verifies; host_crypto false or a host without verify_signature means Wasm", async () => {
+    const cfg = { providers: { p: { issuer: "joe", local_jwks: { inline_string: JSON.stringify({ keys: [A2.jwk] }) } } }, rules: requireP() };
+    const start = { startTimeNs: 1300819300n * 1_000_000_000n };
+    const info = (h: Awaited<ReturnType<typeof startAuth>>) => h.logMessages(LogLevel.Info).join("\n");
+    expect(info(await startAuth(wasm, cfg, start))).toContain("RS256/384/512 and ES256/384 signatures are verified by the host (verify_signature)");
+    expect(info(await startAuth(wasm, { ...cfg, host_crypto: false }, start))).toContain("host_crypto is false: all signatures are verified in Wasm");
+    const without = await startAuth(wasm, cfg, { ...start, withoutForeignFunctions: ["verify_signature"] });
+    expect(info(without)).toContain("the host has no verify_signature: all signatures are verified in Wasm");
+    expect(send(without, "/", [bearer(A2.token)]).action).toBe(Action.Continue);
   });
 
   test("A.5 (alg none) is refused, whatever key set is configured", async () => {

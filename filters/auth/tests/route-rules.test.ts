@@ -62,8 +62,8 @@ describe("auth: route rules", () => {
     expect([...r.upstream.keys()].filter((k) => k.startsWith("x-"))).toEqual(["x-other"]);
   });
 
-  test("providers and limits are shared by all routes: a rule that sets them is refused, naming the field", async () => {
-    for (const field of ["providers", "limits"]) {
+  test("providers, limits and host_crypto are shared by all routes: a rule that sets them is refused, naming the field", async () => {
+    for (const field of ["providers", "limits", "host_crypto"]) {
       const config = { ...CONFIG, route_rules: [{ match: { route_name: "r" }, config: { [field]: null } }] };
       const host = await Host.load(wasm, { pluginConfig: JSON.stringify(config) });
       host.startVm();

@@ -48,13 +48,13 @@ const PINNED_VALID_REJECTED: Record<number, number> = {
  */
 const PINNED_INVALID_ACCEPTED: Record<number, number> = { 367: 357, 370: 357 };
 
-function run(file: string): { lines: string[]; mismatches: unknown[] } {
+function run(file: string, host = false): { lines: string[]; mismatches: unknown[] } {
   const mismatches: unknown[] = [];
   let valid = 0, invalid = 0, pinned = 0;
   for (const g of load(file)) {
     const set = keySet(g);
     for (const t of g.tests) {
-      const got = jws.verify(t.jws, set);
+      const got = jws.verify(t.jws, set, false, 65536, host);
       if (t.tcId in PINNED_VALID_REJECTED && file === "json_web_signature_test.json") {
         pinned++;
         if (got !== PINNED_VALID_REJECTED[t.tcId]) mismatches.push({ tcId: t.tcId, comment: t.comment, expected: PINNED_VALID_REJECTED[t.tcId], got });
@@ -77,7 +77,7 @@ function run(file: string): { lines: string[]; mismatches: unknown[] } {
       }
     }
   }
-  return { lines: [`wycheproof ${file}: ${valid} valid verified, ${invalid} invalid refused, ${pinned} pinned decisions (see the comments above)`], mismatches };
+  return { lines: [`wycheproof ${file}${host ? " (RS*/ES* in the host)" : ""}: ${valid} valid verified, ${invalid} invalid refused, ${pinned} pinned decisions (see the comments above)`], mismatches };
 }
 
 describe("auth: Wycheproof JWS and JWK vectors", () => {
@@ -91,6 +91,30 @@ describe("auth: Wycheproof JWS and JWK vectors", () => {
     const r = run("json_web_key_test.json");
     console.log(r.lines.join("\n"));
     expect(r.mismatches).toEqual([]);
+  });
+
+  test("host verify_signature and Wasm crypto give the same status on every vector of both files", () => {
+    const differ: unknown[] = [];
+    const before = jws.hostCalls;
+    for (const file of ["json_web_signature_test.json", "json_web_key_test.json"]) {
+      for (const g of load(file)) {
+        const set = keySet(g);
+        for (const t of g.tests) {
+          const wasm = jws.verify(t.jws, set, false, 65536, false);
+          const host = jws.verify(t.jws, set, false, 65536, true);
+          if (wasm !== host) differ.push({ file, tcId: t.tcId, comment: t.comment, wasm: Status[wasm] ?? wasm, host: Status[host] ?? host });
+        }
+      }
+    }
+    const calls = jws.hostCalls - before;
+    console.log(`wycheproof: every vector twice, ${calls} verify_signature calls on the host path`);
+    expect(differ).toEqual([]);
+    expect(calls).toBeGreaterThan(0); // the host path was taken, not silently skipped
+    for (const file of ["json_web_signature_test.json", "json_web_key_test.json"]) {
+      const r = run(file, true);
+      console.log(r.lines.join("\n"));
+      expect(r.mismatches).toEqual([]);
+    }
   });
 
   test("the vectors that matter most are refused for the right reason", () => {

@@ -136,6 +136,8 @@ export function allCases(keys: BenchKeys): BenchCase[] {
       );
     }
   }
+  // The auth filter's Wasm crypto (host_crypto false: what runs on a host without verify_signature), ES256 uncached.
+  cases.push({ name: "auth-es256-wasm-as", kind: "wasm", sdk: "proxy-wasm-as", group: "auth", pair: "auth-es256-native", module: { build: "auth" }, pluginConfig: JSON.stringify({ ...jwtConfig(keys, "off", "wasm"), host_crypto: false }), filters: [], routes: OK_ROUTE, headers: { authorization: `Bearer ${keys.es256}` } });
 
   cases.push(
     { name: "headers-as", kind: "wasm", sdk: "proxy-wasm-as", group: "same filter, four SDKs", module: { build: "headers" }, pluginConfig: "", filters: [], routes: OK_ROUTE, headers: {}, expectHeader: ["x-bench", "as"], quick: true },

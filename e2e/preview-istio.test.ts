@@ -5,7 +5,8 @@
  * plans for the same manifests: ECDS names, filter order (HTTP connection manager, and the network filter chain
  * for NETWORK plugins), PluginConfig name, root_id, vm_id, runtime, the configuration bytes, the VM's
  * environment (key_values and host_env_keys), the failure policy and the module's bytes
- * (e2e/support/ecds-projection.ts says what is normalised and why). One control plane and one sidecar serve
+ * (e2e/support/ecds-projection.ts says what is normalised and why). Modules are file://, http:// from a loopback
+ * server and oci:// from the local docker-registry. One control plane and one sidecar serve
  * every row; a row waits (by condition) until the sidecar's config_dump shows its set, compares, deletes the
  * set and waits until it is gone. istiod runs with PILOT_ENABLE_METADATA_EXCHANGE=false, which only removes
  * Istio's own metadata-exchange filters, none of which sit among the Wasm filters compared.
@@ -27,11 +28,13 @@ import { describeRequiring } from "../src/requirements";
 import { freePort } from "../src/services/child";
 import { startControlPlane, type StartedControlPlane } from "../src/services/controlplane";
 import { locateControlPlaneTools, locateIstioBinary, locateIstioBootstrap } from "../src/services/meshtools";
+import { packageModule, parseReference, pushImage } from "../src/oci";
+import { locateDockerRegistry, startRegistry, type StartedRegistry } from "../src/services/registry";
 import { startSidecar, type StartedSidecar } from "../src/services/sidecar";
 import { ecdsNames, projectPluginConfig, projectSidecar, type ChainProjection } from "./support/ecds-projection";
 
 function missing(): string | undefined {
-  for (const l of [locateControlPlaneTools(), locateIstioBinary("pilot-agent"), locateIstioBootstrap()]) {
+  for (const l of [locateControlPlaneTools(), locateIstioBinary("pilot-agent"), locateIstioBootstrap(), locateDockerRegistry()]) {
     if (!l.ok) return `preview-istio e2e: ${l.reason}`;
   }
   try {
@@ -54,7 +57,7 @@ const LABELS = { app: "echo" };
 /** Every row's module accepts its configuration (a rejected one would be NACKed and never run). */
 const abortOn = (status: number, header = "x-fault") => ({ abort: { http_status: status, percentage: { numerator: 100 } }, headers: [{ name: header, string_match: { exact: "yes" } }] });
 
-interface Ctx { port: number; otherPort: number; httpUrl: string; sha256: string }
+interface Ctx { port: number; otherPort: number; httpUrl: string; sha256: string; ociUrl: string; ociDigest: string }
 interface Row {
   set: string;
   exercises: string;
@@ -116,6 +119,10 @@ const ROWS: Row[] = [
     yaml: (c) => docs(wp("r11-always", `${sel}\nimagePullPolicy: Always\nsha256: ${c.sha256}\npluginConfig: ${JSON.stringify(abortOn(429))}`).replace(`file://${FAULT_WASM}`, c.httpUrl),
       wp("r11-ifnotpresent", `${sel}\nimagePullPolicy: IfNotPresent\nsha256: ${c.sha256}\nvmConfig: {env: [{name: K, value: v}]}`).replace(`file://${FAULT_WASM}`, c.httpUrl)),
     attached: { http: 2 } },
+  { set: "oci:// pinned by digest", exercises: "oci:// from the local registry with the manifest digest as sha256, default and IfNotPresent pull policy, a HOST env entry",
+    yaml: (c) => docs(wp("r16-oci", `${sel}\nsha256: ${c.ociDigest}\npluginConfig: ${JSON.stringify(abortOn(432))}`).replace(`file://${FAULT_WASM}`, c.ociUrl),
+      wp("r16-oci-ifnotpresent", `${sel}\nphase: STATS\nimagePullPolicy: IfNotPresent\nsha256: ${c.ociDigest}\nvmConfig: {env: [{name: HOME, valueFrom: HOST}]}`).replace(`file://${FAULT_WASM}`, c.ociUrl)),
+    attached: { http: 2 } },
   { set: "imagePullPolicy, file://", exercises: "imagePullPolicy Always on a file:// module: the agent never rewrites it, so istiod's entries reach the VM",
     yaml: () => wp("r12-file-always", `${sel}\nimagePullPolicy: Always`), attached: { http: 1 } },
   { set: "targetRefs vs selector", exercises: "targetRefs to the Service (a sidecar ignores it), a selector for other labels, no selector (the whole namespace), a matching selector",
@@ -131,6 +138,7 @@ describeWithSidecar("pwas preview against real istiod: the sidecar's Wasm filter
   let echo: EchoServer;
   let sidecar: StartedSidecar;
   let files: Server;
+  let registry: StartedRegistry;
   let ctx: Ctx;
   let work: string;
   const results: string[] = [];
@@ -145,19 +153,24 @@ describeWithSidecar("pwas preview against real istiod: the sidecar's Wasm filter
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
+    registry = await startRegistry();
+    const ociUrl = `oci://${registry.host}/filters/fault:1`;
+    const pushed = await pushImage(packageModule(readFileSync(FAULT_WASM)), parseReference(ociUrl.slice("oci://".length)), { insecure: true });
     const port = await freePort();
     ctx = {
+      ociUrl, ociDigest: pushed.digest.replace(/^sha256:/, ""),
       port, otherPort: await freePort(),
       httpUrl: `http://127.0.0.1:${(files.address() as AddressInfo).port}/fault.wasm`,
       sha256: createHash("sha256").update(readFileSync(FAULT_WASM)).digest("hex"),
     };
-    sidecar = await startSidecar(cp, { namespace: NS, ip: IP, port, upstream: `127.0.0.1:${echo.port}` });
+    sidecar = await startSidecar(cp, { namespace: NS, ip: IP, port, upstream: `127.0.0.1:${echo.port}`, insecureRegistries: [registry.host] });
   }, 240_000);
   afterAll(async () => {
     await sidecar?.stop();
     await cp?.stop();
     files?.close();
     await echo?.close();
+    await registry?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
     if (results.length > 0) console.log(`pwas preview vs the sidecar:\n${results.join("\n")}`);
   });
@@ -193,7 +206,7 @@ describeWithSidecar("pwas preview against real istiod: the sidecar's Wasm filter
       const filters = rendered.static_resources.listeners[0].filter_chains[0].filters as { name: string; typed_config: Record<string, unknown> }[];
       return { network: t.network.map((p, i) => projectPluginConfig(p.ecdsResourceName, filters[i].typed_config)), http: [] };
     }
-    const plan = await planPreview({ files: [file], workload, fetch: { cacheDir: join(work, "cache") } });
+    const plan = await planPreview({ files: [file], workload, fetch: { cacheDir: join(work, "cache"), insecure: true } });
     const rendered = renderPreviewBootstrap(plan) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     const hcm = rendered.static_resources.listeners[0].filter_chains[0].filters[0];
     const wasm = (hcm.typed_config.http_filters as { name: string; typed_config: Record<string, unknown> }[]).filter((f) => f.name === "envoy.filters.http.wasm");

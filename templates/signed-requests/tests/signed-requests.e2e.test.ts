@@ -149,6 +149,12 @@ test("without hold_request_headers the body is still checked before the upstream
   expect(bad.status).toBe(403);
   // The upstream had the headers, never the body: the refused request was reset, not answered.
   expect(echo.requests).toBe(answered);
+  // The route and header_mutation ran on the headers, before the signer was known (hold_request_headers is for that).
+  const routed = await send(url("/orders", "streaming"), "POST", signed("partner-b", signature("POST", "/orders", "b", rsa.privateKey)), "b");
+  expect(routed.status).toBe(200);
+  const echoed = JSON.parse(routed.body.toString());
+  expect(echoed.upstream).toBe("echo");
+  expect(echoed.headers["x-signer"]).toBeUndefined();
 });
 
 describe("Envoy refuses a bad configuration with the field in its log", () => {

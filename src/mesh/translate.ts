@@ -9,15 +9,16 @@
  *   over ECDS as `extensions.istio.io/trafficextension/<that name>`;
  * - root_id is `pluginName`; runtime is V8; vm_id is left empty;
  * - `pluginConfig` reaches the plugin as a `google.protobuf.StringValue` holding its JSON (keys sorted, compact,
- *   as Go's jsonpb writes a Struct); no pluginConfig (or an empty one) means no configuration at all;
+ *   as Go's jsonpb writes a Struct, without the null fields of objects, which the stored resource no longer
+ *   has); no pluginConfig (or one with no field left) means no configuration at all;
  * - `vmConfig.env`: INLINE entries become `environment_variables.key_values`, HOST entries `host_env_keys`;
  *   istiod adds its own `ISTIO_META_WASM_*` entries for the agent (the resource version, the pull policy), which
  *   the agent removes when it fetches a remote module; a `file://` module is not fetched, so they reach the VM;
  * - `failStrategy` FAIL_CLOSE / FAIL_OPEN / FAIL_RELOAD → `failure_policy` FAIL_CLOSED / FAIL_OPEN / FAIL_RELOAD;
  * - order: by phase (AUTHN, then AUTHZ, then STATS, then unspecified just before the router); within a phase by
- *   priority, higher first, an unset priority read as the lowest int32 (after every other); ties keep istiod's listing order: plugins of
- *   the proxy's own namespace first, then the root namespace's, each group by creationTimestamp, then the
- *   synthetic name above (so `a-b~…` sorts before `a~…`), then namespace.
+ *   priority, higher first, an unset priority read as the lowest int32; ties keep istiod's listing order:
+ *   plugins of the proxy's own namespace first, then the root namespace's, each group by creationTimestamp,
+ *   then the synthetic name above (so `a-b~…` sorts before `a~…`), then namespace.
  * What istio-agent does, and this mirrors: the module is fetched (oci/http) and the source becomes a local file.
  * Which plugins a proxy gets (selector, targetRefs, match) is applied only when `workload` names the sidecar
  * listener; without it every plugin applies to the one listener.

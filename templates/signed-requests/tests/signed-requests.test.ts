@@ -69,6 +69,18 @@ describe("verifying", () => {
     expect((await send({}, "GET", "/", signedBy("partner-a", "not*base64!"))).s.localResponse).toMatchObject({ status: 400, details: "signature_malformed" });
   });
 
+  test("a body that ends with trailers is verified when they arrive", async () => {
+    const host = await start({});
+    const s = host.newHttpStream();
+    s.sendRequestHeaders([[":method", "POST"], [":path", "/grpc"], ...signedBy("partner-a", signature("POST", "/grpc", "part1part2"))], false);
+    expect(s.sendRequestBody("part1", false)).toBe(Action.Pause);
+    s.sendRequestBody("part2", false);
+    s.sendRequestTrailers([["x-checksum", "1"]]);
+    expect(s.localResponse).toBeNull();
+    expect(Buffer.from(s.upstream.body).toString()).toBe("part1part2");
+    expect(s.envoyFilterState.get("envoy.string")?.value).toBe("partner-a");
+  });
+
   test("hold_request_headers (with allow_on_headers_stop_iteration): the upstream sees nothing of a refused request", async () => {
     const opts = { allowOnHeadersStopIteration: true };
     const bad = await send({ hold_request_headers: true }, "POST", "/orders", signedBy("partner-a", signature("POST", "/orders", "a")), "b", opts);

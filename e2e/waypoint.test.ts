@@ -19,6 +19,7 @@ import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { findOnPath } from "../src/binaries";
 import type { Io } from "../src/cli/command";
 import { buildFilter } from "../src/build/build";
 import { main } from "../src/cli/main";
@@ -33,6 +34,8 @@ function missing(): string | undefined {
   for (const l of [locateControlPlaneTools(), locateIstioBinary("pilot-agent"), locateIstioBootstrap(), locateGatewayApiCrds()]) {
     if (!l.ok) return `waypoint e2e: ${l.reason}`;
   }
+  // The test signs its client certificates with the openssl command line.
+  if (!findOnPath("openssl")) return "waypoint e2e: openssl is not on PATH (it signs the HBONE client's certificates); install the openssl package";
   try {
     locateEnvoy();
   } catch (err) {

@@ -41,6 +41,7 @@ interface JwsExports {
   jwksKeyCount(jwks: number): number;
   jwsVerify(token: number, jwks: number, parsePayload: number, maxBytes: number, host: number): number;
   malloc(size: number): number;
+  hostVerifyRaw(alg: number, a: number, b: number, msg: number, sig: number): number;
 }
 
 export class JwsLayer {
@@ -69,6 +70,16 @@ export class JwsLayer {
     const s = this.x.jwsVerify(t, k, parsePayload ? 1 : 0, maxBytes, host ? 1 : 0);
     this.x.__collect();
     return s;
+  }
+  /**
+   * The host path alone (der.ts + native.ts + the emulator's verify_signature): "valid", "invalid" or "error".
+   * `alg` RS256/384/512 with (n, e), or ES256/ES384 with (x, y) and an r‖s signature.
+   */
+  hostVerify(alg: "RS256" | "RS384" | "RS512" | "ES256" | "ES384", a: Uint8Array, b: Uint8Array, msg: Uint8Array, sig: Uint8Array): string {
+    const code = ["RS256", "RS384", "RS512", "ES256", "ES384"].indexOf(alg);
+    const s = this.x.hostVerifyRaw(code, this.bytes(a), this.bytes(b), this.bytes(msg), this.bytes(sig));
+    this.x.__collect();
+    return ["valid", "invalid", "error"][s];
   }
 }
 

@@ -1,7 +1,7 @@
 // The auth filter's JWT stage in the emulator: RFC 7515 examples, the reliability bars (time claims, issuer,
 // audience, crit, malformed tokens, key confusion), Envoy's answers, rules and requirements, token sources,
 // forwarding, claim_to_headers, the token cache, and configuration errors. Tokens are minted with node:crypto.
-import { Action, LogLevel } from "../../../src/emulator";
+import { Action, ForeignFunction, Host, LogLevel, WasmResult } from "../../../src/emulator";
 import {
   buildAuthFilter, startAuth, send, bearer, rsaKey, ecKey, hmacKey, jwks, mint, b64u, T0, signJws, SigningKey,
 } from "./auth-harness";
@@ -49,10 +49,35 @@ describe("auth jwt: RFC 7515 appendix A", () => {
       sig[sig.length >> 1] ^= 1;
       const bad = send(host, "/", [bearer(`${v.token.slice(0, v.token.lastIndexOf("."))}.${b64u(sig)}`)]);
       expect([bad.status, bad.body]).toEqual([401, "Jwt verification fails"]);
+      // The probe at configure time, then one call per RS*/ES* check; none when host_crypto is false.
+      const hs = v === A1;
+      expect(host.foreignFunctionCalls("verify_signature")).toBe(hostCrypto ? (hs ? 1 : 3) : 0);
       const late = await rfcHost(v.jwk, 1300819380, hostCrypto);
       const r = send(late, "/", [bearer(v.token)]);
       expect([r.status, r.body]).toEqual([401, "Jwt is expired"]);
     });
+
+  test("a host whose verify_signature errs (BadArgument, a reply that does not parse) gets the Wasm decision, one warning, no trap", async () => {
+    const answers: Array<() => ReturnType<ForeignFunction>> = [() => ({ result: WasmResult.BadArgument }), () => Uint8Array.of(0xff)];
+    for (const answer of answers) {
+      for (const v of [A2, A3]) {
+        const host = await Host.load(wasm, {
+          pluginConfig: JSON.stringify({ providers: { p: { issuer: "joe", local_jwks: { inline_string: JSON.stringify({ keys: [v.jwk] }) } } }, rules: requireP() }),
+          startTimeNs: 1300819300n * 1_000_000_000n,
+        });
+        host.registerForeignFunction("verify_signature", () => answer());
+        host.startVm();
+        expect(host.configure()).toBe(true);
+        expect(send(host, "/", [bearer(v.token)]).action).toBe(Action.Continue);
+        const sig = Buffer.from(v.token.split(".")[2], "base64url");
+        sig[0] ^= 1;
+        const bad = send(host, "/", [bearer(`${v.token.slice(0, v.token.lastIndexOf("."))}.${b64u(sig)}`)]);
+        expect([bad.status, bad.body]).toEqual([401, "Jwt verification fails"]);
+        expect(host.foreignFunctionCalls("verify_signature")).toBe(3);
+        expect(host.logMessages(LogLevel.Warn).filter((l) => l.includes("verifying in Wasm instead"))).toHaveLength(1);
+      }
+    }
+  });
 
   test("the configure-time log says which path verifies; host_crypto false or a host without verify_signature means Wasm", async () => {
     const cfg = { providers: { p: { issuer: "joe", local_jwks: { inline_string: JSON.stringify({ keys: [A2.jwk] }) } } }, rules: requireP() };

@@ -5,7 +5,7 @@
 //   create-proxy-wasm-as   create/         staged in dist/stage: the scaffold bundled into index.js, and
 //                                          the templates and stock-filter sources it copies from
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -13,8 +13,12 @@ import { build } from "esbuild";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = resolve(process.argv[2] ?? join(ROOT, "dist", "packages"));
 const STAGE = join(ROOT, "dist", "stage", "create-proxy-wasm-as");
-const STOCK = ["fault", "routing", "ratelimit", "auth"];
-const PROJECT_TEMPLATES = ["http-headers", "http-body", "tcp", "signed-requests"];
+// What the scaffold can copy from, read from the tree (src/scaffold/new.test.ts checks that TEMPLATES names
+// exactly these): every stock filter (a folder with assembly/index.ts), and every template folder that is a
+// project (has a package.json).
+const foldersWith = (dir, file) => readdirSync(dir).filter((d) => existsSync(join(dir, d, file)));
+const STOCK = foldersWith(join(ROOT, "filters"), join("assembly", "index.ts"));
+const PROJECT_TEMPLATES = foldersWith(join(ROOT, "templates"), "package.json");
 
 const version = (dir) => JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
 

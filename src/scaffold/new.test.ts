@@ -1,9 +1,9 @@
 // pwas new's own failure paths (the installing runs are e2e/new.test.ts and e2e/packages.test.ts).
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PwasError } from "../errors";
-import { newFilter, templateSource } from "./new";
+import { newFilter, templateSource, TEMPLATES } from "./new";
 
 let work: string;
 beforeEach(() => void (work = mkdtempSync(join(tmpdir(), "pwas-new-unit-"))));
@@ -27,4 +27,12 @@ test("pwas new: no templates above the code is a PwasError naming the folder sea
   expect(caught).toBeInstanceOf(PwasError);
   expect((caught as PwasError).code).toBe("E_NOT_FOUND");
   expect((caught as PwasError).message).toContain(tmpdir());
+});
+
+test("pwas new: TEMPLATES names every project folder under templates/ and every stock filter, as make pack ships them", () => {
+  const root = templateSource();
+  const foldersWith = (dir: string, file: string) => readdirSync(join(root, dir)).filter((d) => existsSync(join(root, dir, d, file))).sort();
+  const of = (kind: string) => Object.keys(TEMPLATES).filter((t) => TEMPLATES[t].kind === kind).sort();
+  expect(of("project")).toEqual(foldersWith("templates", "package.json"));
+  expect(of("stock")).toEqual(foldersWith("filters", join("assembly", "index.ts")));
 });

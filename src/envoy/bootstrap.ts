@@ -134,6 +134,8 @@ export interface HttpListener {
   statPrefix?: string;
   /** Ordered filter chain; the router is appended last. */
   httpFilters?: HttpFilter[];
+  /** Wasm network filters, in order, before the HTTP connection manager (as Istio places type NETWORK plugins). */
+  networkFilters?: WasmPlugin[];
   virtualHosts: VirtualHost[];
 }
 
@@ -399,18 +401,22 @@ function renderHttpListener(l: HttpListener, resolvePath: (path: string) => stri
   return {
     name: l.name,
     address: socketAddress("127.0.0.1", l.port ?? 0),
-    filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
+    filter_chains: [{ filters: [...renderNetworkWasm(l.networkFilters, resolvePath), { name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
   };
 }
 
-function renderTcpListener(l: TcpListener, resolvePath: (path: string) => string): JsonObject {
-  const wasm = (l.networkFilters ?? []).map((p) => ({
+function renderNetworkWasm(plugins: WasmPlugin[] | undefined, resolvePath: (path: string) => string): JsonObject[] {
+  return (plugins ?? []).map((p) => ({
     name: NETWORK_WASM_FILTER,
     typed_config: {
       "@type": typeUrl("envoy.extensions.filters.network.wasm.v3.Wasm"),
       config: renderPluginConfig(p, resolvePath),
     },
   }));
+}
+
+function renderTcpListener(l: TcpListener, resolvePath: (path: string) => string): JsonObject {
+  const wasm = renderNetworkWasm(l.networkFilters, resolvePath);
   const proxy = {
     name: "envoy.filters.network.tcp_proxy",
     typed_config: {

@@ -107,7 +107,8 @@ function installExitHook(): void {
 function wasmDirs(spec: Bootstrap): string[] {
   const dirs = new Set<string>();
   for (const l of spec.listeners) {
-    const plugins: WasmPlugin[] = l.kind === "http" ? (l.httpFilters ?? []).flatMap((f) => (f.kind === "wasm" ? [f.plugin] : [])) : (l.networkFilters ?? []);
+    const http: WasmPlugin[] = l.kind === "http" ? (l.httpFilters ?? []).flatMap((f) => (f.kind === "wasm" ? [f.plugin] : [])) : [];
+    const plugins = [...(l.networkFilters ?? []), ...http];
     for (const p of plugins) dirs.add(dirname(resolve(p.wasmFile)));
   }
   return [...dirs];

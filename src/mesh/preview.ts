@@ -1,6 +1,7 @@
 /**
  * `pwas preview`: WasmPlugin YAML → the Envoy config istiod and istio-agent would produce → a real Envoy in
- * front of echo upstreams. The translation is translate.ts; this file reads files, fetches modules, lays out
+ * front of echo upstreams. HTTP plugins run in the listener's HTTP connection manager, type NETWORK plugins as
+ * network filters before it, each in istiod's order. The translation is translate.ts; this file reads files, fetches modules, lays out
  * listeners, routes and upstreams, and starts and stops the processes.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -14,7 +15,9 @@ import { provideEnvoy } from "../envoy/locate";
 import { EnvoyStartError, type StartedEnvoy } from "../envoy/instance";
 import { clusterFromUrl } from "../envoy/run";
 import { fetchModule, type FetchOptions, type LocalModule } from "./module";
-import { httpFilterChain, translateWasmPlugins, type SidecarListener, type TranslatedPlugin, type Translation } from "./translate";
+import {
+  httpFilterChain, servedPluginName, translateWasmPlugins, type SidecarListener, type TranslatedPlugin, type Translation,
+} from "./translate";
 import { TRAFFICEXTENSION_KIND, wasmPluginFromTrafficExtension } from "./trafficextension";
 import { assertTrafficExtension, assertWasmPlugin } from "./validate";
 import { MODULE_SHA256_ANNOTATION, parseWasmPluginYaml, resourceName, type PluginPhase, type WasmPlugin } from "./wasmplugin";
@@ -55,7 +58,11 @@ export interface PreviewOptions {
 /** One row of the chain table. */
 export interface ChainRow {
   position: number;
+  /** `<namespace>.<name>` of the resource. */
   plugin: string;
+  kind: "WasmPlugin" | "TrafficExtension";
+  /** NETWORK plugins are network filters before the HTTP connection manager, HTTP plugins filters in it. */
+  type: "HTTP" | "NETWORK";
   phase: PluginPhase;
   priority: string;
   failurePolicy: string;
@@ -66,6 +73,10 @@ export interface ChainRow {
 
 export interface PreviewPlan {
   plugins: WasmPlugin[];
+  /**
+   * Each plugin's module by the name istiod serves it under (`servedPluginName`: `<namespace>.<name>~istio-
+   * translated-wasmplugin` for a WasmPlugin, `<namespace>.<name>` for a TrafficExtension), its Envoy plugin name.
+   */
   modules: Record<string, LocalModule>;
   translation: Translation;
   bootstrap: Bootstrap;
@@ -92,7 +103,15 @@ function asWasmPlugin(resource: unknown, source: string): WasmPlugin {
   return plugin;
 }
 
-/** Reads and validates every WasmPlugin in the files; names must be unique across them. */
+/** The kind a loaded plugin was written as. */
+export function sourceKind(p: WasmPlugin): "WasmPlugin" | "TrafficExtension" {
+  return FROM_TRAFFIC_EXTENSION.has(p) ? "TrafficExtension" : "WasmPlugin";
+}
+
+/**
+ * Reads and validates every WasmPlugin and TrafficExtension in the files; a kind's names must be unique across
+ * them (a WasmPlugin and a TrafficExtension may share one, as in a namespace).
+ */
 export function loadWasmPluginFiles(files: string[]): WasmPlugin[] {
   if (files.length === 0) throw new PwasError("E_USAGE", "give at least one WasmPlugin YAML file");
   const out: WasmPlugin[] = [];
@@ -101,10 +120,10 @@ export function loadWasmPluginFiles(files: string[]): WasmPlugin[] {
     if (!existsSync(file)) throw new PwasError("E_NOT_FOUND", `${file}: no such file`);
     for (const doc of parseWasmPluginYaml(readFileSync(file, "utf8"), file)) {
       const plugin = asWasmPlugin(doc.resource, doc.source);
-      const name = resourceName(plugin);
-      const first = where.get(name);
-      if (first) throw new PwasError("E_VALIDATION", `${doc.source}: WasmPlugin ${name} is also defined in ${first}; a namespace holds one resource per name`);
-      where.set(name, doc.source);
+      const key = `${sourceKind(plugin)} ${resourceName(plugin)}`;
+      const first = where.get(key);
+      if (first) throw new PwasError("E_VALIDATION", `${doc.source}: ${key} is also defined in ${first}; a namespace holds one resource of a kind per name`);
+      where.set(key, doc.source);
       out.push(plugin);
     }
   }
@@ -130,24 +149,37 @@ export function upstreamRoutes(names: string[], routeHeader = DEFAULT_ROUTE_HEAD
   ];
 }
 
+/** Network plugins first (they sit before the HTTP connection manager), then HTTP plugins. */
 function chainRows(t: Translation, modules: Record<string, LocalModule>): ChainRow[] {
-  return t.http.map((p: TranslatedPlugin, i): ChainRow => ({
+  return [...t.network, ...t.http].map((p: TranslatedPlugin, i): ChainRow => ({
     position: i + 1,
     plugin: p.resourceName,
+    kind: sourceKind(p.source),
+    type: p.type,
     phase: p.phase,
     priority: p.priority === undefined ? "-" : String(p.priority),
     failurePolicy: p.envoy.failurePolicy ?? "FAIL_CLOSED",
     rootId: p.envoy.rootId || "-",
-    module: `${modules[p.resourceName]?.sha256.slice(0, 12) ?? "?"} (${modules[p.resourceName]?.origin ?? "?"})`,
+    module: `${modules[p.envoy.name]?.sha256.slice(0, 12) ?? "?"} (${modules[p.envoy.name]?.origin ?? "?"})`,
     url: p.url,
   }));
 }
 
-/** The chain as aligned text lines (a header, one line per plugin, then the router). */
+/**
+ * The chain as aligned text lines: a header, the network plugins and the HTTP connection manager when there are
+ * any, one line per HTTP plugin, then the router. A TrafficExtension says so after its name.
+ */
 export function formatChain(rows: ChainRow[]): string[] {
   const header = ["#", "plugin", "phase", "priority", "failure_policy", "root_id", "module sha256", "url"];
-  const body = rows.map((r) => [String(r.position), r.plugin, r.phase, r.priority, r.failurePolicy, r.rootId, r.module, r.url]);
-  body.push([String(rows.length + 1), "envoy.filters.http.router", "-", "-", "-", "-", "-", "-"]);
+  const cells = (r: ChainRow, n: number) => [String(n), r.kind === "TrafficExtension" ? `${r.plugin} (TrafficExtension)` : r.plugin,
+    r.phase, r.priority, r.failurePolicy, r.rootId, r.module, r.url];
+  const network = rows.filter((r) => r.type === "NETWORK");
+  const http = rows.filter((r) => r.type === "HTTP");
+  const body = network.map((r, i) => cells(r, i + 1));
+  const filter = (name: string) => [String(body.length + 1), name, "-", "-", "-", "-", "-", "-"];
+  if (network.length > 0) body.push(filter("envoy.filters.network.http_connection_manager"));
+  body.push(...http.map((r) => cells(r, body.length + 1)));
+  body.push(filter("envoy.filters.http.router"));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
   return [line(header), ...body.map(line)];
@@ -157,11 +189,12 @@ export function formatChain(rows: ChainRow[]): string[] {
 export async function planPreview(opts: PreviewOptions): Promise<PreviewPlan> {
   const progress = opts.progress ?? (() => undefined);
   const plugins = loadWasmPluginFiles(opts.files);
+  const trafficExtensions = new Set(plugins.filter((p) => FROM_TRAFFIC_EXTENSION.has(p)));
   const modules: Record<string, LocalModule> = {};
   for (const p of plugins) {
     const name = resourceName(p);
-    progress(`module for ${name}: ${p.spec.url}`);
-    modules[name] = await fetchModule({
+    progress(`module for ${sourceKind(p) === "WasmPlugin" ? name : `${name} (TrafficExtension)`}: ${p.spec.url}`);
+    modules[servedPluginName(p, trafficExtensions)] = await fetchModule({
       plugin: name,
       url: p.spec.url,
       sha256: p.spec.sha256 || undefined,
@@ -174,14 +207,11 @@ export async function planPreview(opts: PreviewOptions): Promise<PreviewPlan> {
     translation = translateWasmPlugins(plugins, {
       modules: Object.fromEntries(Object.entries(modules).map(([k, m]) => [k, m.path])),
       rootNamespace: opts.rootNamespace,
-      trafficExtensions: new Set(plugins.filter((p) => FROM_TRAFFIC_EXTENSION.has(p)).map(resourceName)),
+      trafficExtensions,
       workload: opts.workload,
     });
   } catch (e) {
     throw new PwasError("E_VALIDATION", (e as Error).message);
-  }
-  if (translation.network.length > 0) {
-    throw new PwasError("E_USAGE", `${translation.network.map((p) => p.resourceName).join(", ")}: type NETWORK plugins are not previewed (preview runs an HTTP listener); preview HTTP plugins only`);
   }
   const names = upstreamNames(opts.upstreams);
   const extra: Cluster[] = (opts.clusters ?? []).map((spec) => {
@@ -194,6 +224,7 @@ export async function planPreview(opts: PreviewOptions): Promise<PreviewPlan> {
     adminPort: opts.adminPort ?? 0,
     listeners: [httpListener(LISTENER_NAME, {
       port: opts.port ?? 0,
+      networkFilters: translation.network.map((p) => p.envoy),
       httpFilters: httpFilterChain(translation, opts.istioFilters),
       virtualHosts: [{ name: "all", routes: upstreamRoutes(names, opts.routeHeader) }],
     })],

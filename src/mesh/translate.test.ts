@@ -131,6 +131,25 @@ describe("WasmPlugin → Envoy translation", () => {
     expect(() => translateWasmPlugins([plugin("a", {}), plugin("a", {})])).toThrow(/two WasmPlugins are named demo.a/);
   });
 
+  test("a WasmPlugin and a TrafficExtension of one name are two plugins, as istiod keeps them; two of one kind are refused", () => {
+    const wp = plugin("same", { phase: "AUTHZ", pluginName: "wp_root" });
+    const te = plugin("same", { phase: "AUTHZ", pluginName: "te_root", url: "file:///m/te.wasm" });
+    const t = translateWasmPlugins([wp, te], { trafficExtensions: new Set([te]), modules: { "demo.same": "/cache/te.wasm" } });
+    // Ties fall to the served names: `same` sorts before `same~istio-translated-wasmplugin`.
+    expect(t.http.map((p) => [p.resourceName, p.envoy.name, p.envoy.rootId])).toEqual([
+      ["demo.same", "demo.same", "te_root"], ["demo.same", "demo.same~istio-translated-wasmplugin", "wp_root"],
+    ]);
+    expect(t.http.map((p) => p.ecdsResourceName)).toEqual([
+      "extensions.istio.io/trafficextension/demo.same", "extensions.istio.io/trafficextension/demo.same~istio-translated-wasmplugin",
+    ]);
+    // A module keyed by the served name is that plugin's only; `<namespace>.<name>` is the fallback both share.
+    expect(t.http.map((p) => p.envoy.wasmFile)).toEqual(["/cache/te.wasm", "/cache/te.wasm"]);
+    const byServed = translateWasmPlugins([wp, te], { trafficExtensions: new Set([te]), modules: { "demo.same~istio-translated-wasmplugin": "/cache/wp.wasm" } });
+    expect(byServed.http.map((p) => p.envoy.wasmFile)).toEqual(["/m/te.wasm", "/cache/wp.wasm"]);
+    const te2 = plugin("same", {});
+    expect(() => translateWasmPlugins([te, te2], { trafficExtensions: new Set([te, te2]) })).toThrow(/two TrafficExtensions are named demo.same/);
+  });
+
   test("the rendered chain: Istio's own filters sit after their phase's plugins, the router last, with Envoy's field names", () => {
     const t = translateWasmPlugins([
       plugin("u", { pluginConfig: { k: "v" } }), plugin("n", { phase: "AUTHN", failStrategy: "FAIL_OPEN", vmConfig: { env: [{ name: "A", value: "1" }] } }),

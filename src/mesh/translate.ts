@@ -50,14 +50,18 @@ export const DEFAULT_ROOT_NAMESPACE = "istio-system";
 
 export interface TranslateOptions {
   /**
-   * The local module file of each plugin, by `<namespace>.<name>` (what istio-agent writes after fetching).
-   * A file:// plugin without an entry uses its url's path, as istiod does.
+   * The local module file of each plugin (what istio-agent writes after fetching), by the name istiod serves it
+   * under (`servedPluginName`) or by `<namespace>.<name>` (which a WasmPlugin and a TrafficExtension of one
+   * name share). A file:// plugin without an entry uses its url's path, as istiod does.
    */
   modules?: Readonly<Record<string, string>>;
   /** Istio's root namespace (meshConfig.rootNamespace): its plugins are listed after the proxy's own. Default istio-system. */
   rootNamespace?: string;
-  /** `<namespace>.<name>` of the plugins that were TrafficExtensions (named without the WasmPlugin marker). */
-  trafficExtensions?: ReadonlySet<string>;
+  /**
+   * The plugins that were TrafficExtensions (named without the WasmPlugin marker): the objects themselves, or
+   * their `<namespace>.<name>` (which cannot tell a TrafficExtension from a WasmPlugin of the same name).
+   */
+  trafficExtensions?: ReadonlySet<WasmPlugin | string>;
   /**
    * The sidecar listener the translation is for. When given, only what istiod attaches to it is kept: plugins
    * of its namespace or the root namespace, without targetRefs (a sidecar takes selector-scoped policy only),
@@ -118,8 +122,17 @@ export function fileUrlPath(url: string): string {
 }
 
 /** The name istiod gives the plugin: a WasmPlugin is served as the synthetic TrafficExtension `<name>~istio-translated-wasmplugin`. */
-function servedName(p: WasmPlugin, trafficExtensions: ReadonlySet<string> | undefined): string {
-  return trafficExtensions?.has(resourceName(p)) ? p.metadata.name : p.metadata.name + TRANSLATED_WASMPLUGIN_MARKER;
+function servedName(p: WasmPlugin, trafficExtensions: ReadonlySet<WasmPlugin | string> | undefined): string {
+  const te = trafficExtensions?.has(p) || trafficExtensions?.has(resourceName(p));
+  return te ? p.metadata.name : p.metadata.name + TRANSLATED_WASMPLUGIN_MARKER;
+}
+
+/**
+ * `<namespace>.<served name>`: the Envoy plugin's name and istiod's key for it, unique even when a WasmPlugin
+ * and a TrafficExtension share a name (istiod keeps both; only two resources of one kind cannot).
+ */
+export function servedPluginName(p: WasmPlugin, trafficExtensions?: ReadonlySet<WasmPlugin | string>): string {
+  return `${p.metadata.namespace ?? "default"}.${servedName(p, trafficExtensions)}`;
 }
 
 function toEnvoy(p: WasmPlugin, wasmFile: string, name: string, url: string): EnvoyPlugin {
@@ -169,7 +182,7 @@ export function attachesTo(p: WasmPlugin, l: SidecarListener, rootNamespace = DE
  * istiod's listing order before the priority sort: every resource by creationTimestamp, then served name, then
  * namespace; then grouped by namespace, the proxy's own (any namespace but the root) before the root's.
  */
-function listingOrder(plugins: WasmPlugin[], rootNamespace: string, trafficExtensions: ReadonlySet<string> | undefined): WasmPlugin[] {
+function listingOrder(plugins: WasmPlugin[], rootNamespace: string, trafficExtensions: ReadonlySet<WasmPlugin | string> | undefined): WasmPlugin[] {
   const created = (p: WasmPlugin) => (p.metadata.creationTimestamp ? Date.parse(p.metadata.creationTimestamp) : 0);
   const byCreation = [...plugins].sort((a, b) =>
     created(a) - created(b)
@@ -197,18 +210,21 @@ function compare(a: string, b: string): number {
 export function translateWasmPlugins(plugins: WasmPlugin[], opts: TranslateOptions = {}): Translation {
   const seen = new Set<string>();
   for (const p of plugins) {
-    const name = resourceName(p);
-    if (seen.has(name)) throw new PwasError("E_VALIDATION", `two WasmPlugins are named ${name} (namespace.name): a namespace holds one resource per name, so Istio would keep only one; rename one of them`);
-    seen.add(name);
+    const served = servedPluginName(p, opts.trafficExtensions);
+    if (seen.has(served)) {
+      const kind = served.endsWith(TRANSLATED_WASMPLUGIN_MARKER) ? "WasmPlugins" : "TrafficExtensions";
+      throw new PwasError("E_VALIDATION", `two ${kind} are named ${resourceName(p)} (namespace.name): a namespace holds one resource of a kind per name, so Istio would keep only one; rename one of them`);
+    }
+    seen.add(served);
   }
   const root = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
   const attached = opts.workload ? plugins.filter((p) => attachesTo(p, opts.workload!, root)) : plugins;
   const listed = listingOrder(attached, root, opts.trafficExtensions);
   const translated = listed.map((p): TranslatedPlugin => {
     const name = resourceName(p);
-    const served = `${p.metadata.namespace ?? "default"}.${servedName(p, opts.trafficExtensions)}`;
+    const served = servedPluginName(p, opts.trafficExtensions);
     const url = normalizedUrl(p.spec.url);
-    const local = opts.modules?.[name] ?? (url.startsWith("file://") ? fileUrlPath(url) : undefined);
+    const local = opts.modules?.[served] ?? opts.modules?.[name] ?? (url.startsWith("file://") ? fileUrlPath(url) : undefined);
     if (local === undefined) throw new Error(`${name}: no local module for ${url}; fetch it first and pass it in modules`);
     return {
       resourceName: name,

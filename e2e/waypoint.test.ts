@@ -7,6 +7,8 @@
  *   - a WasmPlugin and a TrafficExtension rendered by `pwas deploy --apply` with targetRefs to that Gateway
  *     and to a Service (labelled istio.io/use-waypoint) are stored as printed, istiod lists them, and the
  *     API server refuses what the CRD rules forbid for targetRefs;
+ *   - the official Envoy refuses two of the waypoint's listeners, naming istio/proxy's peer metadata filter,
+ *     until the EnvoyFilter of src/services/waypoint.ts (officialEnvoyPatch) is applied;
  *   - istiod computes the waypoint's config with the plugins: the service's HTTP chain in main_internal
  *     names their ECDS filters, and Envoy's ECDS config of each, named after the plugin, is the Wasm filter
  *     with the module and the configuration pwas deploy wrote;
@@ -28,7 +30,7 @@ import { waitFor } from "../src/envoy/wait";
 import { describeRequiring } from "../src/requirements";
 import { locateGatewayApiCrds, startControlPlane, type StartedControlPlane } from "../src/services/controlplane";
 import { locateControlPlaneTools, locateIstioBinary, locateIstioBootstrap } from "../src/services/meshtools";
-import { HBONE_PORT, hboneRequest, mintSelfSignedCert, mintWorkloadCert, startWaypoint, type StartedWaypoint } from "../src/services/waypoint";
+import { HBONE_PORT, hboneRequest, mintSelfSignedCert, mintWorkloadCert, officialEnvoyPatch, startWaypoint, type StartedWaypoint } from "../src/services/waypoint";
 
 function missing(): string | undefined {
   for (const l of [locateControlPlaneTools(), locateIstioBinary("pilot-agent"), locateIstioBootstrap(), locateGatewayApiCrds()]) {
@@ -189,8 +191,19 @@ describeWithWaypoint("waypoint: Gateway API, targetRefs and a waypoint proxy on 
     expect(withSelector.stderr).toMatch(/only one of targetRefs or selector can be set/i);
   });
 
-  test("istiod computes the waypoint proxy's config with the plugins: the service's chain names their ECDS filters, whose config is the Wasm filter", async () => {
-    waypoint = await startWaypoint(cp, { namespace: NS, ip: WAYPOINT_IP });
+  test("istiod computes the waypoint proxy's config with the plugins: the official Envoy refuses it unpatched, accepts it patched; the service's chain names their ECDS filters, whose config is the Wasm filter", async () => {
+    // First without the patch for the official Envoy: it refuses the two listeners that use istio/proxy's
+    // extensions, and says which.
+    waypoint = await startWaypoint(cp, { namespace: NS, ip: WAYPOINT_IP, patchForOfficialEnvoy: false });
+    const refused = await waitFor(async () => {
+      const d = JSON.parse(await waypoint!.admin("/config_dump")) as ConfigDump;
+      const errors = d.configs.flatMap((c) => c.dynamic_listeners ?? []).filter((l) => l.error_state);
+      return errors.length >= 2 ? errors : undefined;
+    }, { timeoutMs: 45_000, what: "the official Envoy to refuse the waypoint's listeners" });
+    expect(refused.map((l) => l.name).sort()).toEqual(["connect_terminate", "main_internal"]);
+    expect(JSON.stringify(refused.map((l) => l.error_state))).toContain("io.istio.http.peer_metadata.Config");
+    // With it (an EnvoyFilter on the Gateway), istiod sends listeners Envoy accepts.
+    await cp.kubectlOk(["apply", "-f", "-"], JSON.stringify(officialEnvoyPatch(NS, "waypoint")));
     // The Gateway is programmed once its Service has an instance: istiod reports the Service's address.
     const addresses = await waitFor(async () => {
       const gw = JSON.parse(await cp.kubectlOk(["get", "gateway", "-n", NS, "waypoint", "-o", "json"])) as GatewayStatus;
@@ -204,8 +217,9 @@ describeWithWaypoint("waypoint: Gateway API, targetRefs and a waypoint proxy on 
     const dump = await waitFor(async () => {
       const d = JSON.parse(await waypoint!.admin("/config_dump")) as ConfigDump;
       const ecds = d.configs.find((c) => c["@type"].endsWith("EcdsConfigDump"))?.ecds_filters ?? [];
-      return ecds.length >= 2 ? d : undefined;
-    }, { timeoutMs: 45_000, what: "the waypoint's Envoy to receive both ECDS filters" }).catch((err: Error) => {
+      const refusedNow = d.configs.flatMap((c) => c.dynamic_listeners ?? []).filter((l) => l.error_state);
+      return ecds.length >= 2 && refusedNow.length === 0 ? d : undefined;
+    }, { timeoutMs: 45_000, what: "the waypoint's Envoy to accept every listener and receive both ECDS filters" }).catch((err: Error) => {
       throw new Error(`${err.message}\n--- agent\n${waypoint!.output(40)}`);
     });
     // Every listener istiod sent is active (none refused), and the service's chain names both filters.

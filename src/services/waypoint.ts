@@ -41,6 +41,12 @@ export interface WaypointOptions {
    * bound by anything, and not loopback (the API server refuses loopback addresses in EndpointSlices).
    */
   ip: string;
+  /**
+   * Apply officialEnvoyPatch before the proxy starts (default true). Without it the official Envoy refuses
+   * the waypoint's connect_terminate and main_internal listeners; startWaypoint then waits only for Envoy
+   * to go live (its first listener update applied or refused).
+   */
+  patchForOfficialEnvoy?: boolean;
   readyTimeoutMs?: number;
 }
 
@@ -99,7 +105,8 @@ export async function startWaypoint(cp: StartedControlPlane, opts: WaypointOptio
   }));
   const serviceIp = (await cp.kubectlOk(["get", "service", "-n", ns, name, "-o", "jsonpath={.spec.clusterIP}"])).trim();
 
-  await cp.kubectlOk(["apply", "-f", "-"], stringify(officialEnvoyPatch(ns, name)));
+  const patched = opts.patchForOfficialEnvoy ?? true;
+  if (patched) await cp.kubectlOk(["apply", "-f", "-"], stringify(officialEnvoyPatch(ns, name)));
 
   const dir = join(cp.dir, `waypoint-${ns}-${name}`);
   mkdirSync(join(dir, "var/run/secrets/tokens"), { recursive: true });
@@ -153,11 +160,12 @@ export async function startWaypoint(cp: StartedControlPlane, opts: WaypointOptio
   ], env, dir);
   const adminUrl = `http://127.0.0.1:${admin}`;
   try {
-    // Ready when Envoy has accepted istiod's HBONE listener (which, without officialEnvoyPatch, it refuses).
+    // Ready when Envoy has accepted istiod's HBONE listener (which, without officialEnvoyPatch, it refuses:
+    // then when it is live).
     await proc.waitUntil(async () => {
-      const res = await httpGet(`${adminUrl}/listeners`, 1000).catch(() => undefined);
-      return res?.status === 200 && res.body.includes("connect_terminate") ? true : undefined;
-    }, `the waypoint's Envoy (admin ${adminUrl}) to accept istiod's connect_terminate listener`, timeout);
+      const res = await httpGet(`${adminUrl}${patched ? "/listeners" : "/ready"}`, 1000).catch(() => undefined);
+      return res?.status === 200 && (!patched || res.body.includes("connect_terminate")) ? true : undefined;
+    }, patched ? `the waypoint's Envoy (admin ${adminUrl}) to accept istiod's connect_terminate listener` : `the waypoint's Envoy (admin ${adminUrl}) to go live`, timeout);
   } catch (err) {
     await proc.stop(10_000);
     dropCache();
@@ -189,7 +197,7 @@ export async function startWaypoint(cp: StartedControlPlane, opts: WaypointOptio
  *     istio/proxy's object factory istio.hashable_string: replaced by the same filter with Envoy's own
  *     envoy.hashable_string (the original_dst keys, which route the tunnel to main_internal, are unchanged).
  */
-export function officialEnvoyPatch(namespace: string, gateway: string): unknown {
+export function officialEnvoyPatch(namespace: string, gateway: string): Record<string, unknown> {
   const inHcm = (listener: string | undefined, subFilter: string) => ({
     context: "SIDECAR_INBOUND",
     listener: { ...(listener ? { name: listener } : {}), filterChain: { filter: { name: "envoy.filters.network.http_connection_manager", subFilter: { name: subFilter } } } },

@@ -1,10 +1,11 @@
 /**
- * `pwas preview` against a real Envoy: WasmPlugin YAML files (file:// modules built from templates/http-headers)
- * are translated as istiod would and served in front of echo upstreams. What is checked is what Envoy does and
+ * `pwas preview` against a real Envoy: WasmPlugin YAML files (file:// modules built from templates/http-headers,
+ * and templates/tcp as type NETWORK plugins) are translated as istiod would and served in front of echo upstreams. What is checked is what Envoy does and
  * what it reports in /config_dump, not what the translation intended.
  */
 import { describeRequiring } from "../src/requirements";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildFilter } from "../src/build";
@@ -20,12 +21,15 @@ import { httpRequest } from "./support/client";
 jest.setTimeout(120_000);
 
 const TEMPLATE = resolve(__dirname, "../templates/http-headers");
+const TCP_TEMPLATE = resolve(__dirname, "../templates/tcp");
 let wasm: string;
+let tcpWasm: string;
 let work: string;
 const running: RunningPreview[] = [];
 
 beforeAll(async () => {
   wasm = (await buildFilter(TEMPLATE)).wasmPath;
+  tcpWasm = (await buildFilter(TCP_TEMPLATE)).wasmPath;
   work = mkdtempSync(join(tmpdir(), "pwas-preview-"));
 }, 120_000);
 afterEach(async () => {
@@ -41,6 +45,10 @@ async function start(files: string[], upstreams?: string[]): Promise<RunningPrev
 
 /** A WasmPlugin for the http-headers module; `headers` become its response_headers config. */
 function plugin(name: string, headers: Record<string, string>, extra: string[] = []): string {
+  return resource(name, wasm, [...extra, "pluginConfig:", "  response_headers:", ...Object.entries(headers).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)]);
+}
+
+function resource(name: string, module: string, spec: string[]): string {
   return [
     "apiVersion: extensions.istio.io/v1alpha1",
     "kind: WasmPlugin",
@@ -48,13 +56,24 @@ function plugin(name: string, headers: Record<string, string>, extra: string[] =
     `  name: ${name}`,
     "  namespace: demo",
     "spec:",
-    `  url: file://${wasm}`,
-    ...extra.map((l) => `  ${l}`),
-    "  pluginConfig:",
-    "    response_headers:",
-    ...Object.entries(headers).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`),
+    `  url: file://${module}`,
+    ...spec.map((l) => `  ${l}`),
     "",
   ].join("\n");
+}
+
+/** Writes raw bytes on a new connection to the listener; resolves with what came back once either side closed. */
+function rawExchange(url: string, data: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolvePromise, reject) => {
+    const c = connect(Number(port), hostname);
+    let reply = "";
+    c.setTimeout(10_000, () => c.destroy(new Error(`no close within 10 s after ${JSON.stringify(data)}; got ${JSON.stringify(reply)}`)));
+    c.on("data", (d) => (reply += d.toString("latin1")));
+    c.on("error", reject);
+    c.on("close", (hadError) => (hadError ? undefined : resolvePromise(reply)));
+    c.write(data);
+  });
 }
 
 function write(file: string, ...docs: string[]): string {
@@ -127,6 +146,40 @@ describe("pwas preview in Envoy", () => {
     const r2 = await start([pair(10, 20)]);
     expect(r2.chain.map((row) => row.plugin)).toEqual(["demo.two", "demo.one"]);
     expect((await httpRequest(r2.listenerUrl)).headers["x-winner"]).toBe("two");
+  });
+
+  test("type NETWORK plugins run as network filters before the HTTP connection manager, in phase order", async () => {
+    // Listed STATS first: the phase, not the file, decides. Both run templates/tcp (each counts the bytes it
+    // sees into the same tcp.downstream_bytes); the AUTHN one also closes connections that start with "DELETE ".
+    const f = write("network.yaml",
+      resource("tcp-count", tcpWasm, ["type: NETWORK", "phase: STATS"]),
+      resource("tcp-refuse", tcpWasm, ["type: NETWORK", "phase: AUTHN", "pluginConfig:", "  refuse_prefixes: [\"DELETE \"]"]),
+      plugin("h", { "x-seen": "yes" }));
+    const r = await start([f]);
+    expect(r.chain.map((row) => [row.plugin, row.type])).toEqual([["demo.tcp-refuse", "NETWORK"], ["demo.tcp-count", "NETWORK"], ["demo.h", "HTTP"]]);
+    const dump = JSON.parse((await httpGet(`${r.adminUrl}/config_dump?resource=static_listeners`)).body) as { configs: { listener: any }[] };
+    const filters = dump.configs.map((c) => c.listener).find((l) => l?.name === "preview").filter_chains[0].filters as DumpedFilter[];
+    expect(filters.map((x) => [x.name, x.typed_config.config?.name])).toEqual([
+      ["envoy.filters.network.wasm", "demo.tcp-refuse~istio-translated-wasmplugin"],
+      ["envoy.filters.network.wasm", "demo.tcp-count~istio-translated-wasmplugin"],
+      ["envoy.filters.network.http_connection_manager", undefined],
+    ]);
+
+    const get = "GET /through HTTP/1.1\r\nHost: preview\r\nConnection: close\r\n\r\n";
+    const reply = await rawExchange(r.listenerUrl, get);
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply).toMatch(/\r\nx-seen: yes\r\n/);
+    const del = "DELETE /all HTTP/1.1\r\nHost: preview\r\nConnection: close\r\n\r\n";
+    // Closed by the network filter before the connection manager saw a byte: no HTTP answer at all.
+    expect(await rawExchange(r.listenerUrl, del)).toBe("");
+    expect(r.upstreams[0].requests).toBe(1);
+    // Both plugins counted the GET; the DELETE only the first, which stopped it: so the refusing one runs first.
+    const want = { refused: 1, bytes: 2 * get.length + del.length };
+    let got = {};
+    await waitFor(async () => {
+      got = { refused: await r.envoy.counter("wasmcustom.tcp.refused"), bytes: await r.envoy.counter("wasmcustom.tcp.downstream_bytes") };
+      return JSON.stringify(got) === JSON.stringify(want) ? true : undefined;
+    }, { timeoutMs: 10_000, what: `the tcp counters to read ${JSON.stringify(want)} (last ${JSON.stringify(got)})` });
   });
 
   test("--upstreams starts named echo servers and routes on x-route-subset, the rest to the first", async () => {
@@ -205,13 +258,15 @@ describeRequiring(registry.ok ? undefined : `preview oci:// e2e: ${registry.reas
       const ok = write("oci.yaml", plugin("pulled", { "x-pulled": "yes" }).replace(`file://${wasm}`, `oci://${reg.host}/filters/headers:1`).replace("spec:\n", `spec:\n  sha256: ${digest}\n`));
       const r = await startPreview({ files: [ok], fetch: { cacheDir: join(work, "oci-cache"), insecure: true } });
       running.push(r);
-      expect(r.modules["demo.pulled"]).toMatchObject({ origin: "download", manifestDigest: digest });
-      expect(r.modules["demo.pulled"].path).toBe(join(work, "oci-cache", "sha256", `${r.modules["demo.pulled"].sha256}.wasm`));
+      // Modules are keyed by the name istiod serves the plugin under.
+      const pulled = r.modules["demo.pulled~istio-translated-wasmplugin"];
+      expect(pulled).toMatchObject({ origin: "download", manifestDigest: digest });
+      expect(pulled.path).toBe(join(work, "oci-cache", "sha256", `${pulled.sha256}.wasm`));
       expect((await httpRequest(r.listenerUrl)).headers["x-pulled"]).toBe("yes");
 
-      const wrong = write("oci-wrong.yaml", readFileSync(ok, "utf8").replace(digest, r.modules["demo.pulled"].sha256));
+      const wrong = write("oci-wrong.yaml", readFileSync(ok, "utf8").replace(digest, pulled.sha256));
       await expect(startPreview({ files: [wrong], fetch: { cacheDir: join(work, "oci-cache"), insecure: true } }))
-        .rejects.toThrow(`demo.pulled: spec.sha256 is ${r.modules["demo.pulled"].sha256} but the image manifest from oci://${reg.host}/filters/headers:1 has sha256 ${digest}`);
+        .rejects.toThrow(`demo.pulled: spec.sha256 is ${pulled.sha256} but the image manifest from oci://${reg.host}/filters/headers:1 has sha256 ${digest}`);
     } finally {
       await reg.stop();
     }

@@ -155,7 +155,7 @@ describe("pwas failures exit 1 with a sentence; --verbose adds the stack trace",
     };
     const r = await pwas("preview", yaml("a.yaml", "AUTHN"), yaml("b.yaml", "STATS"), "--dry-run", "--cache-dir", join(work, "wasm-cache"));
     expect(r.code).toBe(1);
-    expect(r.err).toContain(`pwas preview: E_VALIDATION ${join(work, "b.yaml")}: WasmPlugin shop.headers is also defined in ${join(work, "a.yaml")}; a namespace holds one resource per name`);
+    expect(r.err).toContain(`pwas preview: E_VALIDATION ${join(work, "b.yaml")}: WasmPlugin shop.headers is also defined in ${join(work, "a.yaml")}; a namespace holds one resource of a kind per name`);
     expect(r.err).not.toMatch(STACK);
   });
 

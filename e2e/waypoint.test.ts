@@ -18,6 +18,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { execFileSync } from "node:child_process";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -86,6 +87,8 @@ describeWithWaypoint("waypoint: Gateway API, targetRefs and a waypoint proxy on 
   let waypoint: StartedWaypoint | undefined;
   let upstream: Server | undefined;
   let upstreamAddress: string;
+  let hostIp = "";
+  let addedAddress = false;
 
   beforeAll(async () => {
     const [built, started] = await Promise.allSettled([
@@ -108,10 +111,19 @@ describeWithWaypoint("waypoint: Gateway API, targetRefs and a waypoint proxy on 
         spec: { selector: { app: "echo" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
       },
     ].map((d) => JSON.stringify(d)).join("\n"));
-    // The service's backend: the API server refuses loopback addresses in EndpointSlices, so it listens on
-    // this machine's own address (and, with no kube-controller-manager, the test writes the EndpointSlice).
-    const hostIp = Object.values(networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal)?.address;
-    if (!hostIp) throw new Error("waypoint e2e: the upstream needs a non-loopback IPv4 address on this machine (EndpointSlices refuse 127.0.0.0/8), and there is none");
+    // The service's backend: the API server refuses loopback addresses (127.0.0.0/8) in EndpointSlices, so
+    // the test puts an address of the benchmarking range 198.18.0.0/15 on the loopback interface for the
+    // run and the upstream listens there (traffic stays on lo; with no kube-controller-manager, the test
+    // writes the EndpointSlice). afterAll removes the address.
+    const taken = new Set(Object.values(networkInterfaces()).flat().map((i) => i?.address));
+    hostIp = `198.18.${1 + (process.pid % 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    if (taken.has(hostIp)) throw new Error(`waypoint e2e: ${hostIp} is already on an interface of this machine`);
+    try {
+      execFileSync("ip", ["addr", "add", `${hostIp}/32`, "dev", "lo"], { stdio: "pipe" });
+      addedAddress = true;
+    } catch (e) {
+      throw new Error(`waypoint e2e: could not add ${hostIp}/32 to the loopback interface (needs root and iproute2): ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}`);
+    }
     upstream = createServer((req, res) => {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ path: req.url, headers: req.headers }));
@@ -129,6 +141,7 @@ describeWithWaypoint("waypoint: Gateway API, targetRefs and a waypoint proxy on 
     await waypoint?.stop();
     await cp?.stop();
     await new Promise((r) => (upstream ? upstream.close(r) : r(undefined)));
+    if (addedAddress) execFileSync("ip", ["addr", "del", `${hostIp}/32`, "dev", "lo"], { stdio: "pipe" });
   });
 
   test("a Gateway of class istio-waypoint is stored and accepted by istiod; one the CRD rules forbid is refused", async () => {

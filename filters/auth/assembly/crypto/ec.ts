@@ -7,6 +7,7 @@
 // is constant time; the point formulas do handle every special case (doubling, P + (−P), infinity).
 import { bnFromBytes, bnFromHex, bnCmp, bnIsZero, bnAdd, bnSub, bnCopy, Montgomery } from "./bigint";
 import { HashAlg, hashLen, digestRaw, MAX_HASH_LEN } from "./digest";
+import { P256_TABLE_LIMBS, p256BuildTable, p256CheckCombination } from "./p256";
 
 /** The curves JWS uses with ECDSA (RFC 7518 §3.4); each is paired with its hash. */
 export enum EcCurve {
@@ -40,7 +41,7 @@ class Curve {
   readonly b: StaticArray<u32>;
   /** n − 2, the exponent that inverts modulo n (Fermat). */
   readonly nMinus2: StaticArray<u32>;
-  /** 0·G … 15·G. */
+  /** 0·G … 15·G (P-384 only: P-256 has its own in p256.ts). */
   readonly gTable: StaticArray<u32>;
 
   constructor(bits: i32, hash: HashAlg, p: string, n: string, b: string, gx: string, gy: string) {
@@ -64,11 +65,13 @@ class Curve {
     this.fn = fn;
     this.nMinus2 = nMinus2;
     this.b = bm;
-    this.gTable = new StaticArray<u32>(16 * 3 * limbs);
-    const x = sc(0), y = sc(1);
-    bnFromHex(x, limbs, gx);
-    bnFromHex(y, limbs, gy);
-    buildTable(this, changetype<usize>(this.gTable), x, y);
+    this.gTable = new StaticArray<u32>(bits == 256 ? 0 : 16 * 3 * limbs);
+    if (bits != 256) {
+      const x = sc(0), y = sc(1);
+      bnFromHex(x, limbs, gx);
+      bnFromHex(y, limbs, gy);
+      buildTable(this, changetype<usize>(this.gTable), x, y);
+    }
   }
 }
 
@@ -207,7 +210,7 @@ function buildTable(c: Curve, table: usize, x: usize, y: usize): void {
 export class EcPublicKey {
   readonly curve: EcCurve;
   private readonly c: Curve;
-  private readonly table: StaticArray<u32>; // 0·Q … 15·Q
+  private readonly table: StaticArray<u32>; // P-384: 0·Q … 15·Q; P-256: see p256BuildTable
 
   /**
    * The point (x, y) given as big-endian coordinates (leading zeros allowed; a JWK's fixed-length
@@ -238,8 +241,11 @@ export class EcPublicKey {
   private constructor(curve: EcCurve, c: Curve, x: usize, y: usize) {
     this.curve = curve;
     this.c = c;
-    this.table = new StaticArray<u32>(16 * 3 * c.limbs);
-    buildTable(c, changetype<usize>(this.table), x, y);
+    const p256 = curve == EcCurve.P256;
+    const table = new StaticArray<u32>(p256 ? P256_TABLE_LIMBS : 16 * 3 * c.limbs);
+    if (p256) p256BuildTable(changetype<usize>(table), x, y);
+    else buildTable(c, changetype<usize>(table), x, y);
+    this.table = table;
   }
 
   /** Verifies an IEEE P1363 signature (r ‖ s, each exactly the scalar length) over a message digest. */
@@ -265,6 +271,12 @@ export class EcPublicKey {
     c.fn.pow(w, w, changetype<usize>(c.nMinus2), L);
     c.fn.mul(u1, e, w);
     c.fn.mul(u2, r, w);
+
+    if (this.curve == EcCurve.P256) {
+      // r + n, when below p, is the other x coordinate that reduces to r (0: none).
+      if (bnAdd(t, r, n, L) != 0 || bnCmp(t, c.fp.modulus, L) >= 0) memory.fill(t, 0, <usize>L << 2);
+      return p256CheckCombination(u1, u2, changetype<usize>(this.table), r, t);
+    }
 
     // R = u1·G + u2·Q, 4 bits of both scalars per step.
     const stride = (<usize>L << 2) * 3;

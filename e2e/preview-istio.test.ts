@@ -18,12 +18,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildFilter } from "../src/build/build";
-import { cluster, renderBootstrap, tcpListener } from "../src/envoy/bootstrap";
 import { startEcho, type EchoServer } from "../src/envoy/echo";
 import { locateEnvoy } from "../src/envoy/locate";
 import { waitFor } from "../src/envoy/wait";
-import { loadWasmPluginFiles, planPreview, renderPreviewBootstrap } from "../src/mesh/preview";
-import { translateWasmPlugins, type SidecarListener } from "../src/mesh/translate";
+import { planPreview, renderPreviewBootstrap } from "../src/mesh/preview";
+import type { SidecarListener } from "../src/mesh/translate";
 import { describeRequiring } from "../src/requirements";
 import { freePort } from "../src/services/child";
 import { startControlPlane, type StartedControlPlane } from "../src/services/controlplane";
@@ -103,9 +102,10 @@ const ROWS: Row[] = [
   { set: "match by mode", exercises: "SERVER, CLIENT, CLIENT_AND_SERVER, UNDEFINED on the inbound listener",
     yaml: () => docs(wp("r7-server", `${sel}\nmatch: [{mode: SERVER}]`), wp("r7-client", `${sel}\nmatch: [{mode: CLIENT}]`),
       wp("r7-both", `${sel}\nmatch: [{mode: CLIENT_AND_SERVER}]`), wp("r7-undefined", `${sel}\nmatch: [{mode: UNDEFINED}]`)), attached: { http: 3 } },
-  { set: "NETWORK type", exercises: "type NETWORK: a network Wasm filter before the HTTP connection manager (preview runs none: compared at its translation)",
-    yaml: () => docs(wp("r8-net", `${sel}\ntype: NETWORK\npluginName: tcp_root\nfailStrategy: FAIL_OPEN\npluginConfig: {mode: tcp}`), wp("r8-net-2", `${sel}\ntype: NETWORK\npriority: 7`)),
-    attached: { http: 0, network: 2 } },
+  { set: "NETWORK type", exercises: "type NETWORK: network Wasm filters before the HTTP connection manager, with an HTTP plugin in the manager",
+    yaml: () => docs(wp("r8-net", `${sel}\ntype: NETWORK\npluginName: tcp_root\nfailStrategy: FAIL_OPEN\npluginConfig: {mode: tcp}`), wp("r8-net-2", `${sel}\ntype: NETWORK\npriority: 7`),
+      wp("r8-net-authn", `${sel}\ntype: NETWORK\nphase: AUTHN`), wp("r8-http", `${sel}\nphase: AUTHN`)),
+    attached: { http: 1, network: 3 } },
   { set: "env and vmConfig", exercises: "vmConfig.env INLINE (explicit and default), an empty value, HOST",
     yaml: () => wp("r9-env", `${sel}\nvmConfig:\n  env:\n  - {name: MODE, value: strict}\n  - {name: EMPTY, valueFrom: INLINE}\n  - {name: HOME, valueFrom: HOST}\n  - {name: PATH, valueFrom: HOST}\n  - {name: ZED, value: "1"}`),
     attached: { http: 1 } },
@@ -131,6 +131,9 @@ const ROWS: Row[] = [
   { set: "TrafficExtension with WasmPlugins", exercises: "a TrafficExtension wasm body and WasmPlugins in one phase (names with and without istiod's marker)",
     yaml: () => docs(te("r14-te", `${sel}\nphase: AUTHZ\nwasm: {url: "file://${FAULT_WASM}", pluginName: te_root, pluginConfig: ${JSON.stringify(abortOn(433, "x-te"))}}`),
       wp("r14-wp", `${sel}\nphase: AUTHZ`), wp("r14-wp-high", `${sel}\nphase: AUTHZ\npriority: 3`)), attached: { http: 3 } },
+  { set: "a WasmPlugin and a TrafficExtension of one name", exercises: "one namespace, one name, both kinds: istiod keeps both (the WasmPlugin under its marked name)",
+    yaml: () => docs(wp("r17-same", `${sel}\nphase: STATS\npluginName: wp_root`),
+      te("r17-same", `${sel}\nphase: STATS\nwasm: {url: "file://${FAULT_WASM}", pluginName: te_root}`)), attached: { http: 2 } },
 ];
 
 describeWithSidecar("pwas preview against real istiod: the sidecar's Wasm filters equal preview's", () => {
@@ -197,21 +200,19 @@ describeWithSidecar("pwas preview against real istiod: the sidecar's Wasm filter
 
   /** What preview plans for the sidecar's inbound listener, projected like the sidecar's. */
   async function previewProjection(file: string, workload: SidecarListener): Promise<ChainProjection> {
-    const plugins = loadWasmPluginFiles([file]);
-    if (plugins.some((p) => p.spec.type === "NETWORK")) {
-      // Preview runs an HTTP listener only and says so; the translation it would run is compared instead.
-      await expect(planPreview({ files: [file], workload })).rejects.toThrow(/type NETWORK plugins are not previewed/);
-      const t = translateWasmPlugins(plugins, { workload });
-      const rendered = renderBootstrap({ listeners: [tcpListener("n", { cluster: "c", networkFilters: t.network.map((p) => p.envoy) })], clusters: [cluster("c", 0)] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-      const filters = rendered.static_resources.listeners[0].filter_chains[0].filters as { name: string; typed_config: Record<string, unknown> }[];
-      return { network: t.network.map((p, i) => projectPluginConfig(p.ecdsResourceName, filters[i].typed_config)), http: [] };
-    }
     const plan = await planPreview({ files: [file], workload, fetch: { cacheDir: join(work, "cache"), insecure: true } });
     const rendered = renderPreviewBootstrap(plan) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const hcm = rendered.static_resources.listeners[0].filter_chains[0].filters[0];
-    const wasm = (hcm.typed_config.http_filters as { name: string; typed_config: Record<string, unknown> }[]).filter((f) => f.name === "envoy.filters.http.wasm");
+    type Filter = { name: string; typed_config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const filters = rendered.static_resources.listeners[0].filter_chains[0].filters as Filter[];
+    const hcmAt = filters.findIndex((f) => f.name === "envoy.filters.network.http_connection_manager");
+    const network = filters.slice(0, hcmAt).filter((f) => f.name === "envoy.filters.network.wasm");
+    const wasm = (filters[hcmAt].typed_config.http_filters as Filter[]).filter((f) => f.name === "envoy.filters.http.wasm");
+    expect(network).toHaveLength(plan.translation.network.length);
     expect(wasm).toHaveLength(plan.translation.http.length);
-    return { network: [], http: plan.translation.http.map((p, i) => projectPluginConfig(p.ecdsResourceName, wasm[i].typed_config)) };
+    return {
+      network: plan.translation.network.map((p, i) => projectPluginConfig(p.ecdsResourceName, network[i].typed_config)),
+      http: plan.translation.http.map((p, i) => projectPluginConfig(p.ecdsResourceName, wasm[i].typed_config)),
+    };
   }
 
   test.each(ROWS.map((r, i) => [i + 1, r.set, r] as const))("row %d, %s: the sidecar's config_dump equals preview's plan", async (_n, _set, row) => {

@@ -1,12 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { httpGet } from "../envoy/instance";
-import { locateEnvoy } from "../envoy/locate";
-import { waitFor } from "../envoy/wait";
-import { freePort, ServiceProcess } from "./child";
 import type { StartedControlPlane } from "./controlplane";
-import { locateIstioBinary, locateIstioBootstrap } from "./meshtools";
+import { startIstioAgent } from "./istio-agent";
 
 /**
  * A real sidecar without a kubelet: istio-agent (pilot-agent proxy sidecar) running the pinned Envoy, with
@@ -19,18 +15,10 @@ import { locateIstioBinary, locateIstioBootstrap } from "./meshtools";
  * listener bound to `ip:port` that forwards to the upstream. Its egress names istio-system only, so istiod
  * sends no outbound listeners for the workload's own services.
  *
- * Identity: a ServiceAccount token from the TokenRequest API (audience istio-ca) in the file istio-agent
- * reads with JWT_POLICY=third-party-jwt, and istiod's root certificate from the istio-ca-root-cert
- * ConfigMap istiod writes into every namespace (PILOT_CERT_PROVIDER=istiod); with them the agent gets its
- * workload certificate from istiod's CA over gRPC and opens xDS to the same address.
- *
- * The agent's paths are relative to its working folder (./var/run/secrets/..., ./etc/istio/proxy), which
- * lives inside the control plane's folder. Envoy's bootstrap comes from Istio's own template of the same
- * commit, with its fixed ports (Prometheus 15090, health 15021) and wildcard address replaced by free
- * loopback ones, so a sidecar binds nothing outside 127.0.0.0/8 but the listeners istiod asks for.
+ * Identity and bootstrap: src/services/istio-agent.ts. The bootstrap binds nothing outside 127.0.0.0/8 but
+ * the listeners istiod asks for.
  */
-/** Where istio-agent caches downloaded Wasm modules: fixed in its code, outside the agent's working folder. */
-export const ISTIO_DATA_DIR = "/var/lib/istio/data";
+export { ISTIO_DATA_DIR } from "./istio-agent";
 
 export interface SidecarOptions {
   namespace: string;
@@ -64,15 +52,9 @@ export interface StartedSidecar {
 }
 
 export async function startSidecar(cp: StartedControlPlane, opts: SidecarOptions): Promise<StartedSidecar> {
-  const istiod = cp.istiod;
-  if (!istiod) throw new Error("startSidecar needs a control plane started with istiod");
-  const agent = required(locateIstioBinary("pilot-agent"));
-  const template = required(locateIstioBootstrap());
-  const envoy = locateEnvoy();
   const app = opts.app ?? "echo";
   const podName = opts.podName ?? `${app}-0`;
   const ns = opts.namespace;
-  const timeout = opts.readyTimeoutMs ?? 60_000;
   const [upstreamHost, upstreamPort] = opts.upstream.split(":");
 
   await cp.kubectlOk(["apply", "-f", "-"], [
@@ -95,85 +77,21 @@ export async function startSidecar(cp: StartedControlPlane, opts: SidecarOptions
   const status = { phase: "Running", podIP: opts.ip, podIPs: [{ ip: opts.ip }], hostIP: "127.0.0.1", conditions: [{ type: "Ready", status: "True" }] };
   await cp.kubectlOk(["patch", "pod", "-n", ns, podName, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })]);
 
-  const dir = join(cp.dir, `sidecar-${ns}-${podName}`);
-  mkdirSync(join(dir, "var/run/secrets/tokens"), { recursive: true });
-  mkdirSync(join(dir, "var/run/secrets/istio"), { recursive: true });
-  const token = await cp.kubectlOk(["create", "token", app, "-n", ns, "--audience", "istio-ca", "--duration", "1h"]);
-  writeFileSync(join(dir, "var/run/secrets/tokens/istio-token"), token.trim());
-  const rootCert = await waitFor(async () => {
-    const r = await cp.kubectl(["get", "configmap", "-n", ns, "istio-ca-root-cert", "-o", "jsonpath={.data.root-cert\\.pem}"]);
-    return r.code === 0 && r.stdout.includes("BEGIN CERTIFICATE") ? r.stdout : undefined;
-  }, { timeoutMs: timeout, what: `istiod to write the istio-ca-root-cert ConfigMap into ${ns}` });
-  writeFileSync(join(dir, "var/run/secrets/istio/root-cert.pem"), rootCert);
-
-  // istio-agent's Wasm module cache has a fixed place (constants.IstioDataDir); it creates only the folders below it.
-  try {
-    mkdirSync(ISTIO_DATA_DIR, { recursive: true });
-  } catch (err) {
-    throw new Error(`istio-agent caches Wasm modules in ${ISTIO_DATA_DIR}, which cannot be created here: ${(err as Error).message}`);
-  }
-  // What was cached before this sidecar stays; what it adds is removed by stop().
-  const cachedBefore = new Set(readdirSync(ISTIO_DATA_DIR));
-  const dropCache = () => {
-    for (const entry of readdirSync(ISTIO_DATA_DIR)) {
-      if (!cachedBefore.has(entry)) rmSync(join(ISTIO_DATA_DIR, entry), { recursive: true, force: true });
-    }
-  };
-  const [admin, agentStatus, prometheus, health] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const bootstrap = join(dir, "envoy_bootstrap.json");
-  writeFileSync(bootstrap, readFileSync(template, "utf8")
-    .replaceAll("{{ .envoy_prometheus_port }}", String(prometheus))
-    .replaceAll("{{ .envoy_status_port }}", String(health))
-    .replaceAll("{{ .wildcard }}", "127.0.0.1")
-    .replaceAll("{{ .additional_wildcard }}", "127.0.0.1"));
-  // istiod's DNS certificate names "localhost" (ISTIOD_CUSTOM_HOST), which the agent checks against the host it dials.
-  const discovery = istiod.secureGrpcAddress.replace("127.0.0.1", "localhost");
-  const proxyConfig = {
-    discoveryAddress: discovery, binaryPath: envoy, configPath: join(dir, "etc/istio/proxy"),
-    proxyAdminPort: admin, statusPort: agentStatus, terminationDrainDuration: "0s", drainDuration: "1s", concurrency: 1,
-  };
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: dir,
-    POD_NAME: podName, POD_NAMESPACE: ns, INSTANCE_IP: opts.ip, SERVICE_ACCOUNT: app,
-    JWT_POLICY: "third-party-jwt", PILOT_CERT_PROVIDER: "istiod", CA_ADDR: discovery,
-    ISTIO_META_CLUSTER_ID: "Kubernetes", ISTIO_META_INTERCEPTION_MODE: "NONE", ISTIO_META_WORKLOAD_NAME: app,
-    ISTIO_METAJSON_LABELS: JSON.stringify({ app }),
-    PROXY_CONFIG: JSON.stringify(proxyConfig),
-    ...(opts.insecureRegistries ? { WASM_INSECURE_REGISTRIES: opts.insecureRegistries.join(",") } : {}),
-  };
-  const proc = new ServiceProcess("pilot-agent", agent, ["proxy", "sidecar", "--templateFile", bootstrap, "--proxyLogLevel", "warning", "--log_output_level", "default:info,wasm:debug"], env, dir);
   const url = `http://${opts.ip}:${opts.port}`;
-  const adminUrl = `http://127.0.0.1:${admin}`;
-  try {
+  const agent = await startIstioAgent(cp, {
+    type: "sidecar", namespace: ns, podName, serviceAccount: app, ip: opts.ip,
+    folder: join(cp.dir, `sidecar-${ns}-${podName}`),
+    env: {
+      ISTIO_META_INTERCEPTION_MODE: "NONE", ISTIO_META_WORKLOAD_NAME: app,
+      ISTIO_METAJSON_LABELS: JSON.stringify({ app }),
+      ...(opts.insecureRegistries ? { WASM_INSECURE_REGISTRIES: opts.insecureRegistries.join(",") } : {}),
+    },
     // Ready when the inbound listener istiod sent answers from the upstream.
-    await proc.waitUntil(async () => {
-      const res = await httpGet(`${url}/`, 1000).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    }, `the sidecar's inbound listener ${url} to answer from the upstream`, timeout);
-  } catch (err) {
-    await proc.stop(10_000);
-    dropCache();
-    throw err;
-  }
-  return {
-    url,
-    adminUrl,
-    dir,
-    async admin(path) {
-      const res = await httpGet(`${adminUrl}${path}`, 5000);
-      if (res.status !== 200) throw new Error(`GET ${adminUrl}${path}: ${res.status}`);
-      return res.body;
+    ready: {
+      probe: async () => ((await httpGet(`${url}/`, 1000).catch(() => undefined))?.status === 200 ? true : undefined),
+      what: () => `the sidecar's inbound listener ${url} to answer from the upstream`,
     },
-    output: (lines) => proc.output(lines),
-    // SIGTERM: the agent stops Envoy itself (drain time 0). Then the modules it cached go.
-    async stop() {
-      await proc.stop(10_000);
-      dropCache();
-    },
-  };
-}
-
-function required(r: { ok: true; path: string } | { ok: false; reason: string }): string {
-  if (!r.ok) throw new Error(r.reason);
-  return r.path;
+    readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+  });
+  return { url, adminUrl: agent.adminUrl, dir: agent.dir, admin: agent.admin, output: agent.output, stop: agent.stop };
 }

@@ -1,17 +1,13 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import * as http2 from "node:http2";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { httpGet } from "../envoy/instance";
-import { locateEnvoy } from "../envoy/locate";
-import { waitFor } from "../envoy/wait";
-import { freePort, ServiceProcess } from "./child";
 import type { StartedControlPlane } from "./controlplane";
-import { locateIstioBinary, locateIstioBootstrap } from "./meshtools";
-import { ISTIO_DATA_DIR } from "./sidecar";
+import { startIstioAgent } from "./istio-agent";
 
 /**
  * A real waypoint proxy without a kubelet: istio-agent as `pilot-agent proxy waypoint` (the arguments and
@@ -24,7 +20,7 @@ import { ISTIO_DATA_DIR } from "./sidecar";
  * write (istiod programs the Gateway, reporting the Service's cluster IP as its address, only once the
  * Service has an instance; that address is what binds the services labelled istio.io/use-waypoint to it).
  *
- * Identity and bootstrap as for the sidecar (src/services/sidecar.ts): a ServiceAccount token from the
+ * Identity and bootstrap as for the sidecar (src/services/istio-agent.ts): a ServiceAccount token from the
  * TokenRequest API, istiod's root from the istio-ca-root-cert ConfigMap, Istio's bootstrap template with its
  * fixed ports and wildcard address replaced by free loopback ones. Two things differ for the official Envoy
  * (it has none of istio/proxy's extensions): the bootstrap's metadata discovery extension, which the agent
@@ -67,15 +63,10 @@ export interface StartedWaypoint {
 export const HBONE_PORT = 15008;
 
 export async function startWaypoint(cp: StartedControlPlane, opts: WaypointOptions): Promise<StartedWaypoint> {
-  const istiod = cp.istiod;
-  if (!istiod) throw new Error("startWaypoint needs a control plane started with istiod");
-  const agent = required(locateIstioBinary("pilot-agent"));
-  const template = required(locateIstioBootstrap());
-  const envoy = locateEnvoy();
+  if (!cp.istiod) throw new Error("startWaypoint needs a control plane started with istiod");
   const ns = opts.namespace;
   const name = opts.gateway ?? "waypoint";
   const podName = `${name}-0`;
-  const timeout = opts.readyTimeoutMs ?? 60_000;
   const labels = {
     "gateway.networking.k8s.io/gateway-name": name,
     "gateway.networking.k8s.io/gateway-class-name": "istio-waypoint",
@@ -108,84 +99,33 @@ export async function startWaypoint(cp: StartedControlPlane, opts: WaypointOptio
   const patched = opts.patchForOfficialEnvoy ?? true;
   if (patched) await cp.kubectlOk(["apply", "-f", "-"], stringify(officialEnvoyPatch(ns, name)));
 
-  const dir = join(cp.dir, `waypoint-${ns}-${name}`);
-  mkdirSync(join(dir, "var/run/secrets/tokens"), { recursive: true });
-  mkdirSync(join(dir, "var/run/secrets/istio"), { recursive: true });
-  const token = await cp.kubectlOk(["create", "token", name, "-n", ns, "--audience", "istio-ca", "--duration", "1h"]);
-  writeFileSync(join(dir, "var/run/secrets/tokens/istio-token"), token.trim());
-  const rootCert = await waitFor(async () => {
-    const r = await cp.kubectl(["get", "configmap", "-n", ns, "istio-ca-root-cert", "-o", "jsonpath={.data.root-cert\\.pem}"]);
-    return r.code === 0 && r.stdout.includes("BEGIN CERTIFICATE") ? r.stdout : undefined;
-  }, { timeoutMs: timeout, what: `istiod to write the istio-ca-root-cert ConfigMap into ${ns}` });
-  writeFileSync(join(dir, "var/run/secrets/istio/root-cert.pem"), rootCert);
-
-  // As for the sidecar: istio-agent's module cache has a fixed place; what this waypoint adds, stop() removes.
-  mkdirSync(ISTIO_DATA_DIR, { recursive: true });
-  const cachedBefore = new Set(readdirSync(ISTIO_DATA_DIR));
-  const dropCache = () => {
-    for (const entry of readdirSync(ISTIO_DATA_DIR)) {
-      if (!cachedBefore.has(entry)) rmSync(join(ISTIO_DATA_DIR, entry), { recursive: true, force: true });
-    }
-  };
-  const [admin, agentStatus, prometheus, health] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const bootstrap = join(dir, "envoy_bootstrap.json");
-  writeFileSync(bootstrap, readFileSync(template, "utf8")
-    .replaceAll("{{ .envoy_prometheus_port }}", String(prometheus))
-    .replaceAll("{{ .envoy_status_port }}", String(health))
-    .replaceAll("{{ .wildcard }}", "127.0.0.1")
-    .replaceAll("{{ .additional_wildcard }}", "127.0.0.1")
+  const agent = await startIstioAgent(cp, {
+    type: "waypoint", namespace: ns, podName, serviceAccount: name, ip: opts.ip,
+    folder: join(cp.dir, `waypoint-${ns}-${name}`),
+    args: ["--domain", `${ns}.svc.cluster.local`, "--serviceCluster", `${name}.${ns}`],
     // istio-agent turns on metadata discovery for every waypoint; its bootstrap extension
     // (istio.workload.BootstrapExtension) is istio/proxy's, which the official Envoy does not have.
-    .replaceAll("{{- if .metadata_discovery }}", "{{- if false }}"));
-  const discovery = istiod.secureGrpcAddress.replace("127.0.0.1", "localhost");
-  const proxyConfig = {
-    discoveryAddress: discovery, binaryPath: envoy, configPath: join(dir, "etc/istio/proxy"),
-    proxyAdminPort: admin, statusPort: agentStatus, terminationDrainDuration: "0s", drainDuration: "1s", concurrency: 1,
-  };
-  // The environment of Istio's waypoint template (manifests/.../files/waypoint.yaml), with the pod's values.
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: dir,
-    POD_NAME: podName, POD_NAMESPACE: ns, INSTANCE_IP: opts.ip, SERVICE_ACCOUNT: name, HOST_IP: "127.0.0.1",
-    ISTIO_META_SERVICE_ACCOUNT: name, ISTIO_META_NODE_NAME: "test-node",
-    JWT_POLICY: "third-party-jwt", PILOT_CERT_PROVIDER: "istiod", CA_ADDR: discovery,
-    ISTIO_META_CLUSTER_ID: "Kubernetes", ISTIO_META_INTERCEPTION_MODE: "REDIRECT", ISTIO_META_WORKLOAD_NAME: name,
-    ISTIO_META_OWNER: `kubernetes://apis/apps/v1/namespaces/${ns}/deployments/${name}`,
-    ISTIO_META_MESH_ID: "cluster.local", TRUST_DOMAIN: "cluster.local",
-    ISTIO_METAJSON_LABELS: JSON.stringify(labels),
-    PROXY_CONFIG: JSON.stringify(proxyConfig),
-  };
-  const proc = new ServiceProcess("pilot-agent", agent, [
-    "proxy", "waypoint", "--domain", `${ns}.svc.cluster.local`, "--serviceCluster", `${name}.${ns}`,
-    "--templateFile", bootstrap, "--proxyLogLevel", "warning", "--log_output_level", "default:info,wasm:debug",
-  ], env, dir);
-  const adminUrl = `http://127.0.0.1:${admin}`;
-  try {
+    editBootstrap: (text) => text.replaceAll("{{- if .metadata_discovery }}", "{{- if false }}"),
+    // The environment of Istio's waypoint template (manifests/.../files/waypoint.yaml), with the pod's values.
+    env: {
+      HOST_IP: "127.0.0.1", ISTIO_META_SERVICE_ACCOUNT: name, ISTIO_META_NODE_NAME: "test-node",
+      ISTIO_META_INTERCEPTION_MODE: "REDIRECT", ISTIO_META_WORKLOAD_NAME: name,
+      ISTIO_META_OWNER: `kubernetes://apis/apps/v1/namespaces/${ns}/deployments/${name}`,
+      ISTIO_META_MESH_ID: "cluster.local", TRUST_DOMAIN: "cluster.local",
+      ISTIO_METAJSON_LABELS: JSON.stringify(labels),
+    },
     // Ready when Envoy has accepted istiod's HBONE listener (which, without officialEnvoyPatch, it refuses:
     // then when it is live).
-    await proc.waitUntil(async () => {
-      const res = await httpGet(`${adminUrl}${patched ? "/listeners" : "/ready"}`, 1000).catch(() => undefined);
-      return res?.status === 200 && (!patched || res.body.includes("connect_terminate")) ? true : undefined;
-    }, patched ? `the waypoint's Envoy (admin ${adminUrl}) to accept istiod's connect_terminate listener` : `the waypoint's Envoy (admin ${adminUrl}) to go live`, timeout);
-  } catch (err) {
-    await proc.stop(10_000);
-    dropCache();
-    throw err;
-  }
-  return {
-    adminUrl,
-    dir,
-    serviceIp,
-    async admin(path) {
-      const res = await httpGet(`${adminUrl}${path}`, 5000);
-      if (res.status !== 200) throw new Error(`GET ${adminUrl}${path}: ${res.status}`);
-      return res.body;
+    ready: {
+      probe: async (adminUrl) => {
+        const res = await httpGet(`${adminUrl}${patched ? "/listeners" : "/ready"}`, 1000).catch(() => undefined);
+        return res?.status === 200 && (!patched || res.body.includes("connect_terminate")) ? true : undefined;
+      },
+      what: (adminUrl) => (patched ? `the waypoint's Envoy (admin ${adminUrl}) to accept istiod's connect_terminate listener` : `the waypoint's Envoy (admin ${adminUrl}) to go live`),
     },
-    output: (lines) => proc.output(lines),
-    async stop() {
-      await proc.stop(10_000);
-      dropCache();
-    },
-  };
+    readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+  });
+  return { adminUrl: agent.adminUrl, dir: agent.dir, serviceIp, admin: agent.admin, output: agent.output, stop: agent.stop };
 }
 
 /**
@@ -236,11 +176,6 @@ export function officialEnvoyPatch(namespace: string, gateway: string): Record<s
       ],
     },
   };
-}
-
-function required(r: { ok: true; path: string } | { ok: false; reason: string }): string {
-  if (!r.ok) throw new Error(r.reason);
-  return r.path;
 }
 
 export interface WorkloadCert {

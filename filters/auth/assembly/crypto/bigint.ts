@@ -274,3 +274,65 @@ export class Montgomery {
     this.fromMont(dst, dst);
   }
 }
+
+const INV_U: usize = memory.data(MAX_LIMBS << 2, 16);
+const INV_V: usize = memory.data(MAX_LIMBS << 2, 16);
+const INV_X1: usize = memory.data(MAX_LIMBS << 2, 16);
+const INV_X2: usize = memory.data(MAX_LIMBS << 2, 16);
+
+/** a = a / 2 mod m (m odd, a below m): a halved, or (a + m) halved when a is odd. */
+function halveMod(a: usize, m: usize, limbs: i32): void {
+  const carry = (load<u32>(a) & 1) != 0 ? bnAdd(a, a, m, limbs) : 0;
+  bnShr1(a, limbs, carry);
+}
+
+/** a = (carry·2^(32·limbs) + a) >> 1. */
+function bnShr1(a: usize, limbs: i32, carry: u32): void {
+  for (let i = limbs - 1; i >= 0; i--) {
+    const at = a + (<usize>i << 2);
+    const x = load<u32>(at);
+    store<u32>(at, (x >>> 1) | (carry << 31));
+    carry = x & 1;
+  }
+}
+
+/**
+ * dst = a⁻¹ mod m for an odd m and 0 < a < m coprime to it, by the binary extended Euclidean
+ * algorithm (shifts and subtractions only: several times cheaper than Fermat's a^(m−2) in Montgomery
+ * multiplications). Returns false, leaving dst unspecified, when gcd(a, m) ≠ 1. Variable time.
+ */
+export function bnModInverse(dst: usize, a: usize, m: usize, limbs: i32): bool {
+  const u = INV_U, v = INV_V, x1 = INV_X1, x2 = INV_X2;
+  const bytes = <usize>limbs << 2;
+  if (bnIsZero(a, limbs)) return false;
+  bnCopy(u, a, limbs);
+  bnCopy(v, m, limbs);
+  memory.fill(x1, 0, bytes);
+  store<u32>(x1, 1);
+  memory.fill(x2, 0, bytes);
+  // Invariants: x1·a ≡ u and x2·a ≡ v (mod m); u and v shrink to gcd(a, m).
+  while (true) {
+    while ((load<u32>(u) & 1) == 0) {
+      bnShr1(u, limbs, 0);
+      halveMod(x1, m, limbs);
+    }
+    while ((load<u32>(v) & 1) == 0) {
+      bnShr1(v, limbs, 0);
+      halveMod(x2, m, limbs);
+    }
+    // Both odd now.
+    const c = bnCmp(u, v, limbs);
+    if (c == 0) break;
+    if (c > 0) {
+      bnSub(u, u, v, limbs);
+      if (bnSub(x1, x1, x2, limbs) != 0) bnAdd(x1, x1, m, limbs);
+    } else {
+      bnSub(v, v, u, limbs);
+      if (bnSub(x2, x2, x1, limbs) != 0) bnAdd(x2, x2, m, limbs);
+    }
+  }
+  // u = v = gcd(a, m).
+  if (load<u32>(u) != 1 || bnBitLength(u, limbs) != 1) return false;
+  bnCopy(dst, x1, limbs);
+  return true;
+}

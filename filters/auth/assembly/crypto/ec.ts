@@ -5,7 +5,7 @@
 // windows: both scalars share one chain of doublings, each window adds a multiple of G (table built
 // once per curve) and of Q (table built once per key). Everything here is public data, so nothing
 // is constant time; the point formulas do handle every special case (doubling, P + (−P), infinity).
-import { bnFromBytes, bnFromHex, bnCmp, bnIsZero, bnAdd, bnSub, bnCopy, Montgomery } from "./bigint";
+import { bnFromBytes, bnFromHex, bnCmp, bnIsZero, bnAdd, bnSub, bnCopy, bnModInverse, Montgomery } from "./bigint";
 import { HashAlg, hashLen, digestRaw, MAX_HASH_LEN } from "./digest";
 import { P256_TABLE_LIMBS, p256BuildTable, p256CheckCombination } from "./p256";
 
@@ -39,8 +39,6 @@ class Curve {
   readonly fn: Montgomery;
   /** b in Montgomery form modulo p. */
   readonly b: StaticArray<u32>;
-  /** n − 2, the exponent that inverts modulo n (Fermat). */
-  readonly nMinus2: StaticArray<u32>;
   /** 0·G … 15·G (P-384 only: P-256 has its own in p256.ts). */
   readonly gTable: StaticArray<u32>;
 
@@ -51,10 +49,6 @@ class Curve {
     const fp = Montgomery.create(t, limbs)!;
     bnFromHex(t, limbs, n);
     const fn = Montgomery.create(t, limbs)!;
-    const nMinus2 = new StaticArray<u32>(limbs);
-    const two = tmp(1);
-    bnFromHex(two, limbs, "2");
-    bnSub(changetype<usize>(nMinus2), t, two, limbs);
     const bm = new StaticArray<u32>(limbs);
     bnFromHex(t, limbs, b);
     fp.toMont(changetype<usize>(bm), t);
@@ -63,7 +57,6 @@ class Curve {
     this.hash = hash;
     this.fp = fp;
     this.fn = fn;
-    this.nMinus2 = nMinus2;
     this.b = bm;
     this.gTable = new StaticArray<u32>(bits == 256 ? 0 : 16 * 3 * limbs);
     if (bits != 256) {
@@ -266,9 +259,10 @@ export class EcPublicKey {
     bnFromBytes(e, L, hash, hashLength < bytes ? hashLength : bytes);
     if (bnCmp(e, n, L) >= 0) bnSub(e, e, n, L);
 
-    // w = s⁻¹ (Montgomery form), u1 = e·w, u2 = r·w (ordinary form: one factor in Montgomery form).
-    c.fn.toMont(w, s);
-    c.fn.pow(w, w, changetype<usize>(c.nMinus2), L);
+    // w = s⁻¹ (then in Montgomery form), u1 = e·w, u2 = r·w (ordinary form: one factor in Montgomery form).
+    // n is prime and 0 < s < n, so the inverse exists.
+    bnModInverse(w, s, n, L);
+    c.fn.toMont(w, w);
     c.fn.mul(u1, e, w);
     c.fn.mul(u2, r, w);
 

@@ -3,24 +3,36 @@
 // NIST fast reduction (generated/p256-field.ts) instead of generic Montgomery arithmetic.
 //
 // Each point P used as a base (G once, each key once) gets a table of affine points
-// d·2^(64k)·P for k = 0..3 and d = 1..15. A 256-bit scalar is then four 64-bit scalars over four bases
-// and both products share one chain of 60 doublings: per 4-bit window, 4 doublings and up to 8 mixed
-// additions (Jacobian + affine). Everything is public data, so nothing is constant time; the formulas
+// d·2^(66k)·P for k = 0..3 and d = 1..63 (16 KB). A 256-bit scalar is then four 66-bit scalars over four
+// bases, and both products share one chain of 60 doublings: per 6-bit window, 6 doublings and up to 8
+// mixed additions (Jacobian + affine), about 86 additions in all. Everything is public data, so nothing is constant time; the formulas
 // handle every special case (doubling through addition, P + (−P), infinity).
 import { feMul, feAdd, feSub } from "./generated/p256-field";
 
 const FE: usize = 32;
 const AFFINE: usize = 2 * FE;
 const JACOBIAN: usize = 3 * FE;
-/** u32 limbs of one table: 4 bases × 15 affine points. */
-export const P256_TABLE_LIMBS: i32 = 4 * 15 * 16;
+/** Bits per window, bases per table and bits of the scalar each base covers (BASES·PART ≥ 256). */
+// @ts-ignore: decorator
+@inline const W: i32 = 6;
+// @ts-ignore: decorator
+@inline const BASES: usize = 4;
+// @ts-ignore: decorator
+@inline const PART: i32 = 66;
+/** Points per base: 1·B … (2^W − 1)·B. */
+// @ts-ignore: decorator
+@inline const ENTRIES: usize = (1 << W) - 1;
+/** u32 limbs of one table: BASES × ENTRIES affine points. */
+export const P256_TABLE_LIMBS: i32 = <i32>(BASES * ENTRIES) * 16;
 
 const P = memory.data<u32>([0xffffffff, 0xffffffff, 0xffffffff, 0, 0, 0, 1, 0xffffffff]);
 const P_MINUS_2 = memory.data<u32>([0xfffffffd, 0xffffffff, 0xffffffff, 0, 0, 0, 1, 0xffffffff]);
 const TMP: usize = memory.data(12 * <i32>FE, 16); // temporaries of the point formulas
 const ACC: usize = memory.data(<i32>JACOBIAN, 16); // the running point
 const INV: usize = memory.data(2 * <i32>FE, 16); // scratch of feInv
-const BUILD: usize = memory.data(60 * <i32>JACOBIAN + 60 * <i32>FE + 3 * <i32>FE, 16); // table building
+const BUILD: usize = memory.data(<i32>ENTRIES * <i32>(JACOBIAN + FE) + 3 * <i32>FE, 16); // table building: one row
+const U1: usize = memory.data(48, 16); // the scalars, zero above 256 bits, where the last windows read
+const U2: usize = memory.data(48, 16);
 
 // @ts-ignore: decorator
 @inline function tmp(i: usize): usize { return TMP + i * FE; }
@@ -123,48 +135,49 @@ function pointAddAffine(p: usize, q: usize): void {
 
 /**
  * Fills `table` (P256_TABLE_LIMBS limbs) for the affine point (x, y) of order n, coordinates below p in
- * ordinary form: entry 15k + d − 1 is d·2^(64k)·P as affine (x, y). None is infinity (d·2^(64k) < n).
+ * ordinary form: entry ENTRIES·k + d − 1 is d·2^(PART·k)·P as affine (x, y). None is infinity
+ * (d·2^(PART·k) < 2^204 < n).
  */
 export function p256BuildTable(table: usize, x: usize, y: usize): void {
-  const jac = BUILD, zs = BUILD + 60 * JACOBIAN, base = zs + 60 * FE, bz = base + 2 * FE;
+  const jac = BUILD, zs = BUILD + ENTRIES * JACOBIAN, base = zs + ENTRIES * FE, bz = base + 2 * FE;
   memory.copy(base, x, FE);
   memory.copy(base + FE, y, FE);
-  for (let k: usize = 0; k < 4; k++) {
-    const row = jac + 15 * k * JACOBIAN;
-    memory.copy(row, base, AFFINE);
-    feSetOne(row + 2 * FE);
-    for (let d: usize = 1; d < 15; d++) {
-      memory.copy(row + d * JACOBIAN, row + (d - 1) * JACOBIAN, JACOBIAN);
-      pointAddAffine(row + d * JACOBIAN, base);
+  for (let k: usize = 0; k < BASES; k++) {
+    memory.copy(jac, base, AFFINE);
+    feSetOne(jac + 2 * FE);
+    for (let d: usize = 1; d < ENTRIES; d++) {
+      memory.copy(jac + d * JACOBIAN, jac + (d - 1) * JACOBIAN, JACOBIAN);
+      pointAddAffine(jac + d * JACOBIAN, base);
     }
-    if (k == 3) break;
-    // The next base, 2^64 times this one: 64 doublings of 1·base, back to affine.
-    memory.copy(ACC, row, JACOBIAN);
-    for (let i = 0; i < 64; i++) pointDouble(ACC);
+    // The row to affine with one inversion (Montgomery's trick): zs[i] = z0·…·zi.
+    memory.copy(zs, jac + 2 * FE, FE);
+    for (let i: usize = 1; i < ENTRIES; i++) feMul(zs + i * FE, zs + (i - 1) * FE, jac + i * JACOBIAN + 2 * FE);
+    const inv = bz, zi = tmp(0), zi2 = tmp(1);
+    feInv(inv, zs + (ENTRIES - 1) * FE);
+    for (let i = <isize>ENTRIES - 1; i >= 0; i--) {
+      const pt = jac + <usize>i * JACOBIAN;
+      if (i > 0) {
+        feMul(zi, inv, zs + <usize>(i - 1) * FE); // 1/zi
+        feMul(inv, inv, pt + 2 * FE); // 1/(z0…z(i−1))
+      } else {
+        memory.copy(zi, inv, FE);
+      }
+      const out = table + (k * ENTRIES + <usize>i) * AFFINE;
+      feMul(zi2, zi, zi);
+      feMul(out, pt, zi2);
+      feMul(zi2, zi2, zi);
+      feMul(out + FE, pt + FE, zi2);
+    }
+    // The next base, 2^PART times this one (1·base is affine, z = 1, so its doublings start there).
+    if (k + 1 == BASES) break;
+    memory.copy(ACC, table + k * ENTRIES * AFFINE, AFFINE);
+    feSetOne(ACC + 2 * FE);
+    for (let i = 0; i < PART; i++) pointDouble(ACC);
     feInv(bz, ACC + 2 * FE);
     feMul(base + FE, bz, bz); // z⁻²
     feMul(base, ACC, base + FE);
     feMul(bz, bz, base + FE); // z⁻³
     feMul(base + FE, ACC + FE, bz);
-  }
-  // All 60 to affine with one inversion (Montgomery's trick): zs[i] = z0·…·zi.
-  memory.copy(zs, jac + 2 * FE, FE);
-  for (let i: usize = 1; i < 60; i++) feMul(zs + i * FE, zs + (i - 1) * FE, jac + i * JACOBIAN + 2 * FE);
-  const inv = bz, zi = tmp(0), zi2 = tmp(1);
-  feInv(inv, zs + 59 * FE);
-  for (let i: isize = 59; i >= 0; i--) {
-    const pt = jac + <usize>i * JACOBIAN;
-    if (i > 0) {
-      feMul(zi, inv, zs + <usize>(i - 1) * FE); // 1/zi
-      feMul(inv, inv, pt + 2 * FE); // 1/(z0…z(i−1))
-    } else {
-      memory.copy(zi, inv, FE);
-    }
-    const out = table + <usize>i * AFFINE;
-    feMul(zi2, zi, zi);
-    feMul(out, pt, zi2);
-    feMul(zi2, zi2, zi);
-    feMul(out + FE, pt + FE, zi2);
   }
 }
 
@@ -188,22 +201,20 @@ function gTable(): usize {
  */
 export function p256CheckCombination(u1: usize, u2: usize, qTable: usize, r: usize, rn: usize): bool {
   const g = gTable();
+  memory.copy(U1, u1, FE);
+  memory.copy(U2, u2, FE);
   memory.fill(ACC, 0, JACOBIAN);
-  for (let w = 15; w >= 0; w--) {
-    if (w != 15) {
-      pointDouble(ACC);
-      pointDouble(ACC);
-      pointDouble(ACC);
-      pointDouble(ACC);
-    }
-    const shift = <u32>(w & 7) << 2;
-    const at = <usize>(w >> 3) << 2;
-    for (let k: usize = 0; k < 4; k++) {
-      const limb = k * 8 + at;
-      const d1 = (load<u32>(u1 + limb) >>> shift) & 15;
-      const d2 = (load<u32>(u2 + limb) >>> shift) & 15;
-      if (d1) pointAddAffine(ACC, g + (15 * k + d1 - 1) * AFFINE);
-      if (d2) pointAddAffine(ACC, qTable + (15 * k + d2 - 1) * AFFINE);
+  const mask: u64 = (1 << W) - 1;
+  for (let j = (PART + W - 1) / W - 1; j >= 0; j--) {
+    if (!feIsZero(ACC + 2 * FE)) for (let i = 0; i < W; i++) pointDouble(ACC);
+    for (let k: usize = 0; k < BASES; k++) {
+      const bit = <i32>k * PART + j * W;
+      const at = <usize>(bit >> 5) << 2;
+      const shift = <u64>(bit & 31);
+      const d1 = <usize>((load<u64>(U1 + at) >>> shift) & mask);
+      const d2 = <usize>((load<u64>(U2 + at) >>> shift) & mask);
+      if (d1) pointAddAffine(ACC, g + (k * ENTRIES + d1 - 1) * AFFINE);
+      if (d2) pointAddAffine(ACC, qTable + (k * ENTRIES + d2 - 1) * AFFINE);
     }
   }
   const z = ACC + 2 * FE;

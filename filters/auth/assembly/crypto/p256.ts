@@ -7,7 +7,7 @@
 // bases, and both products share one chain of 60 doublings: per 6-bit window, 6 doublings and up to 8
 // mixed additions (Jacobian + affine), about 86 additions in all. Everything is public data, so nothing is constant time; the formulas
 // handle every special case (doubling through addition, P + (−P), infinity).
-import { feMul, feAdd, feSub } from "./generated/p256-field";
+import { feMul, feSqr, feAdd, feSub } from "./generated/p256-field";
 
 const FE: usize = 32;
 const AFFINE: usize = 2 * FE;
@@ -59,7 +59,7 @@ function feInv(dst: usize, a: usize): void {
   memory.copy(base, a, FE);
   feSetOne(acc);
   for (let i = 255; i >= 0; i--) {
-    feMul(acc, acc, acc);
+    feSqr(acc, acc);
     if ((load<u32>(P_MINUS_2 + (<usize>(i >> 5) << 2)) >>> (i & 31)) & 1) feMul(acc, acc, base);
   }
   memory.copy(dst, acc, FE);
@@ -70,8 +70,8 @@ function pointDouble(p: usize): void {
   const x = p, y = p + FE, z = p + 2 * FE;
   if (feIsZero(z)) return;
   const delta = tmp(0), gamma = tmp(1), beta = tmp(2), alpha = tmp(3), t = tmp(4);
-  feMul(delta, z, z);
-  feMul(gamma, y, y);
+  feSqr(delta, z);
+  feSqr(gamma, y);
   feMul(beta, x, gamma);
   feSub(t, x, delta);
   feAdd(alpha, x, delta);
@@ -79,17 +79,17 @@ function pointDouble(p: usize): void {
   feAdd(t, alpha, alpha);
   feAdd(alpha, alpha, t); // α = 3(x − δ)(x + δ)
   feAdd(z, y, z);
-  feMul(z, z, z);
+  feSqr(z, z);
   feSub(z, z, gamma);
   feSub(z, z, delta); // z3 = (y + z)² − γ − δ
   feAdd(beta, beta, beta);
   feAdd(beta, beta, beta); // 4β
-  feMul(t, alpha, alpha);
+  feSqr(t, alpha);
   feSub(t, t, beta);
   feSub(x, t, beta); // x3 = α² − 8β
   feSub(beta, beta, x);
   feMul(beta, alpha, beta);
-  feMul(gamma, gamma, gamma);
+  feSqr(gamma, gamma);
   feAdd(gamma, gamma, gamma);
   feAdd(gamma, gamma, gamma);
   feAdd(gamma, gamma, gamma);
@@ -106,7 +106,7 @@ function pointAddAffine(p: usize, q: usize): void {
     return;
   }
   const z1z1 = tmp(6), u2 = tmp(7), s2 = tmp(8), h = tmp(9), r = tmp(10), t = tmp(11);
-  feMul(z1z1, z1, z1);
+  feSqr(z1z1, z1);
   feMul(u2, x2, z1z1);
   feMul(s2, y2, z1);
   feMul(s2, s2, z1z1);
@@ -119,11 +119,11 @@ function pointAddAffine(p: usize, q: usize): void {
     return;
   }
   const hh = z1z1, hhh = u2, v = s2;
-  feMul(hh, h, h);
+  feSqr(hh, h);
   feMul(hhh, h, hh);
   feMul(v, x1, hh);
   feMul(z1, z1, h); // z3 = z1·h
-  feMul(t, r, r);
+  feSqr(t, r);
   feSub(t, t, hhh);
   feSub(t, t, v);
   feSub(x1, t, v); // x3 = r² − h³ − 2·x1·h²
@@ -163,7 +163,7 @@ export function p256BuildTable(table: usize, x: usize, y: usize): void {
         memory.copy(zi, inv, FE);
       }
       const out = table + (k * ENTRIES + <usize>i) * AFFINE;
-      feMul(zi2, zi, zi);
+      feSqr(zi2, zi);
       feMul(out, pt, zi2);
       feMul(zi2, zi2, zi);
       feMul(out + FE, pt + FE, zi2);
@@ -174,7 +174,7 @@ export function p256BuildTable(table: usize, x: usize, y: usize): void {
     feSetOne(ACC + 2 * FE);
     for (let i = 0; i < PART; i++) pointDouble(ACC);
     feInv(bz, ACC + 2 * FE);
-    feMul(base + FE, bz, bz); // z⁻²
+    feSqr(base + FE, bz); // z⁻²
     feMul(base, ACC, base + FE);
     feMul(bz, bz, base + FE); // z⁻³
     feMul(base + FE, ACC + FE, bz);
@@ -221,7 +221,7 @@ export function p256CheckCombination(u1: usize, u2: usize, qTable: usize, r: usi
   if (feIsZero(z)) return false;
   // x(R) = X/Z²: compare X with r·Z² rather than inverting Z.
   const zz = tmp(0), t = tmp(1);
-  feMul(zz, z, z);
+  feSqr(zz, z);
   feMul(t, r, zz);
   if (feEqual(t, ACC)) return true;
   if (feIsZero(rn)) return false;

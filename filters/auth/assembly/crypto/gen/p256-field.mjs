@@ -72,6 +72,36 @@ for (let i = 0; i < N; i++) {
 emit("  reduce(dst, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15);");
 emit("}");
 emit();
+emit("/** dst = a² mod p: the 28 cross products once, doubled, plus the 8 squares. */");
+emit("export function feSqr(dst: usize, a: usize): void {");
+for (let i = 0; i < N; i++) emit(`  const a${i} = <u64>load<u32>(a, ${4 * i});`);
+emit("  let t: u64;");
+{
+  const defined = new Set([0]);
+  emit("  let c0: u64 = 0;");
+  for (let i = 0; i < N - 1; i++) {
+    for (let j = i + 1; j < N; j++) {
+      const k = i + j;
+      const carry = j === i + 1 ? "" : " + (t >> 32)";
+      if (defined.has(k)) emit(`  t = c${k} + a${i} * a${j}${carry}; c${k} = t & 0xffffffff;`);
+      else { emit(`  t = a${i} * a${j}${carry}; let c${k} = t & 0xffffffff;`); defined.add(k); }
+    }
+    const top = i + N;
+    if (defined.has(top)) throw new Error("unexpected");
+    emit(`  let c${top} = t >> 32;`);
+    defined.add(top);
+  }
+  if (!defined.has(15)) emit("  let c15: u64 = 0;");
+  emit("  let s: u64;");
+  for (let k = 0; k < N; k++) {
+    emit(`  s = a${k} * a${k};`);
+    emit(`  t = (c${2 * k} << 1) + (s & 0xffffffff)${k === 0 ? "" : " + (t >> 32)"}; c${2 * k} = t & 0xffffffff;`);
+    emit(`  t = (c${2 * k + 1} << 1) + (s >> 32) + (t >> 32); c${2 * k + 1} = t & 0xffffffff;`);
+  }
+}
+emit("  reduce(dst, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15);");
+emit("}");
+emit();
 emit("/** dst = (c15…c0 in base 2^32) mod p, each c below 2^32. */");
 emit("// @ts-ignore: decorator");
 emit("@inline function reduce(dst: usize,");

@@ -96,6 +96,82 @@ export function feMul(dst: usize, a: usize, b: usize): void {
   reduce(dst, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15);
 }
 
+/** dst = a² mod p: the 28 cross products once, doubled, plus the 8 squares. */
+export function feSqr(dst: usize, a: usize): void {
+  const a0 = <u64>load<u32>(a, 0);
+  const a1 = <u64>load<u32>(a, 4);
+  const a2 = <u64>load<u32>(a, 8);
+  const a3 = <u64>load<u32>(a, 12);
+  const a4 = <u64>load<u32>(a, 16);
+  const a5 = <u64>load<u32>(a, 20);
+  const a6 = <u64>load<u32>(a, 24);
+  const a7 = <u64>load<u32>(a, 28);
+  let t: u64;
+  let c0: u64 = 0;
+  t = a0 * a1; let c1 = t & 0xffffffff;
+  t = a0 * a2 + (t >> 32); let c2 = t & 0xffffffff;
+  t = a0 * a3 + (t >> 32); let c3 = t & 0xffffffff;
+  t = a0 * a4 + (t >> 32); let c4 = t & 0xffffffff;
+  t = a0 * a5 + (t >> 32); let c5 = t & 0xffffffff;
+  t = a0 * a6 + (t >> 32); let c6 = t & 0xffffffff;
+  t = a0 * a7 + (t >> 32); let c7 = t & 0xffffffff;
+  let c8 = t >> 32;
+  t = c3 + a1 * a2; c3 = t & 0xffffffff;
+  t = c4 + a1 * a3 + (t >> 32); c4 = t & 0xffffffff;
+  t = c5 + a1 * a4 + (t >> 32); c5 = t & 0xffffffff;
+  t = c6 + a1 * a5 + (t >> 32); c6 = t & 0xffffffff;
+  t = c7 + a1 * a6 + (t >> 32); c7 = t & 0xffffffff;
+  t = c8 + a1 * a7 + (t >> 32); c8 = t & 0xffffffff;
+  let c9 = t >> 32;
+  t = c5 + a2 * a3; c5 = t & 0xffffffff;
+  t = c6 + a2 * a4 + (t >> 32); c6 = t & 0xffffffff;
+  t = c7 + a2 * a5 + (t >> 32); c7 = t & 0xffffffff;
+  t = c8 + a2 * a6 + (t >> 32); c8 = t & 0xffffffff;
+  t = c9 + a2 * a7 + (t >> 32); c9 = t & 0xffffffff;
+  let c10 = t >> 32;
+  t = c7 + a3 * a4; c7 = t & 0xffffffff;
+  t = c8 + a3 * a5 + (t >> 32); c8 = t & 0xffffffff;
+  t = c9 + a3 * a6 + (t >> 32); c9 = t & 0xffffffff;
+  t = c10 + a3 * a7 + (t >> 32); c10 = t & 0xffffffff;
+  let c11 = t >> 32;
+  t = c9 + a4 * a5; c9 = t & 0xffffffff;
+  t = c10 + a4 * a6 + (t >> 32); c10 = t & 0xffffffff;
+  t = c11 + a4 * a7 + (t >> 32); c11 = t & 0xffffffff;
+  let c12 = t >> 32;
+  t = c11 + a5 * a6; c11 = t & 0xffffffff;
+  t = c12 + a5 * a7 + (t >> 32); c12 = t & 0xffffffff;
+  let c13 = t >> 32;
+  t = c13 + a6 * a7; c13 = t & 0xffffffff;
+  let c14 = t >> 32;
+  let c15: u64 = 0;
+  let s: u64;
+  s = a0 * a0;
+  t = (c0 << 1) + (s & 0xffffffff); c0 = t & 0xffffffff;
+  t = (c1 << 1) + (s >> 32) + (t >> 32); c1 = t & 0xffffffff;
+  s = a1 * a1;
+  t = (c2 << 1) + (s & 0xffffffff) + (t >> 32); c2 = t & 0xffffffff;
+  t = (c3 << 1) + (s >> 32) + (t >> 32); c3 = t & 0xffffffff;
+  s = a2 * a2;
+  t = (c4 << 1) + (s & 0xffffffff) + (t >> 32); c4 = t & 0xffffffff;
+  t = (c5 << 1) + (s >> 32) + (t >> 32); c5 = t & 0xffffffff;
+  s = a3 * a3;
+  t = (c6 << 1) + (s & 0xffffffff) + (t >> 32); c6 = t & 0xffffffff;
+  t = (c7 << 1) + (s >> 32) + (t >> 32); c7 = t & 0xffffffff;
+  s = a4 * a4;
+  t = (c8 << 1) + (s & 0xffffffff) + (t >> 32); c8 = t & 0xffffffff;
+  t = (c9 << 1) + (s >> 32) + (t >> 32); c9 = t & 0xffffffff;
+  s = a5 * a5;
+  t = (c10 << 1) + (s & 0xffffffff) + (t >> 32); c10 = t & 0xffffffff;
+  t = (c11 << 1) + (s >> 32) + (t >> 32); c11 = t & 0xffffffff;
+  s = a6 * a6;
+  t = (c12 << 1) + (s & 0xffffffff) + (t >> 32); c12 = t & 0xffffffff;
+  t = (c13 << 1) + (s >> 32) + (t >> 32); c13 = t & 0xffffffff;
+  s = a7 * a7;
+  t = (c14 << 1) + (s & 0xffffffff) + (t >> 32); c14 = t & 0xffffffff;
+  t = (c15 << 1) + (s >> 32) + (t >> 32); c15 = t & 0xffffffff;
+  reduce(dst, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15);
+}
+
 /** dst = (c15…c0 in base 2^32) mod p, each c below 2^32. */
 // @ts-ignore: decorator
 @inline function reduce(dst: usize,

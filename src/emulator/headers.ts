@@ -1,6 +1,6 @@
 // A header map with the behaviour of Envoy's HeaderMapImpl that a filter can observe: keys are
 // lower-cased on every write and lookup, pseudo-headers (":...") stay ahead of regular headers,
-// duplicate keys are kept in order, and a replace changes the first occurrence in place.
+// duplicate keys are kept in order, and a replace (Envoy's setCopy) removes every value and adds the new one.
 
 import { asciiLower, bytesEqual, BytesLike, toBytes, toText } from "./bytes";
 import type { Pair } from "./pairs";
@@ -45,12 +45,13 @@ export class HeaderMap {
     return e?.[1];
   }
 
-  /** Replaces the first occurrence's value, or adds the header when it is missing. */
+  /**
+   * Sets a header to one value as Envoy's setCopy does: every existing value is removed and the header is
+   * added again (at the end of its section), also when it was missing.
+   */
   replace(key: Uint8Array, value: Uint8Array): void {
-    const k = asciiLower(key);
-    const e = this.entries.find(([ek]) => bytesEqual(ek, k));
-    if (e) e[1] = value.slice();
-    else this.add(k, value);
+    this.remove(key);
+    this.add(key, value);
   }
 
   remove(key: Uint8Array): void {

@@ -7,7 +7,8 @@ import type { HeaderInput, HeaderMap } from "./headers";
 import type { Host } from "./host";
 import type { PropertyOverrides } from "./properties";
 import type { SharedData, SharedQueues } from "./shared";
-import type { HttpStream, TcpStream } from "./streams";
+import type { HttpStream } from "./http-stream";
+import type { TcpStream } from "./tcp-stream";
 
 export interface HostOptions {
   /** Plugin configuration, readable as buffer 7 during proxy_on_configure. */

@@ -1,8 +1,9 @@
 // The proxy-wasm host emulator: run a compiled filter in Node with Envoy's ABI semantics.
 export { Host } from "./host";
 export type { HostOptions, ForeignFunction, HttpCallResponse, GrpcResponse } from "./host";
-export { HttpStream, TcpStream } from "./streams";
-export type { HttpStreamOptions, LocalResponse, Forwarded } from "./streams";
+export { HttpStream } from "./http-stream";
+export { TcpStream } from "./tcp-stream";
+export type { HttpStreamOptions, LocalResponse, Forwarded } from "./http-stream";
 export {
   Action,
   BufferFlags,

@@ -8,7 +8,8 @@
 
 import { celUint, isCelError, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
 import { WasmResult } from "../abi";
-import type { ForeignFunction, Host } from "../host";
+import type { Host } from "../host";
+import type { ForeignFunction } from "../host-types";
 import { decodePairs } from "../pairs";
 import { getProperty } from "../properties";
 

@@ -3,7 +3,7 @@
 // a declaration is kept by the context that made it and never replaced (BadArgument the second time).
 
 import { WasmResult } from "../abi";
-import type { ForeignFunction } from "../host";
+import type { ForeignFunction } from "../host-types";
 import { parseMessage, stringField, varintField } from "./protobuf";
 
 const ANY = (_v: string) => true;

@@ -3,8 +3,8 @@
 // clear_route_cache, and CEL (expr_create/expr_evaluate/expr_delete, with @bufbuild/cel: see cel.ts).
 // HostOptions.withoutForeignFunctions removes any of them, to test a filter against a host that lacks it.
 
-import type { ForeignFunction } from "../host";
-import { HttpStream } from "../streams";
+import type { ForeignFunction } from "../host-types";
+import { HttpStream } from "../http-stream";
 import { exprCreate, exprDelete, exprEvaluate } from "./cel";
 import { declareProperty, setEnvoyFilterState } from "./filter-state";
 import { sign, verifySignature } from "./signatures";

@@ -4,7 +4,7 @@
 
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { WasmResult } from "../abi";
-import type { ForeignFunction } from "../host";
+import type { ForeignFunction } from "../host-types";
 import { bytesField, encodeMessage, parseMessage, stringField } from "./protobuf";
 
 /** The hash functions Envoy accepts, by lower-cased name (it lower-cases the name it is given). */

@@ -3,7 +3,7 @@
 
 import { deflateSync, inflateSync } from "node:zlib";
 import { WasmResult } from "../abi";
-import type { ForeignFunction } from "../host";
+import type { ForeignFunction } from "../host-types";
 
 export const compress: ForeignFunction = (args) => new Uint8Array(deflateSync(args));
 

@@ -4,7 +4,8 @@
 import type { LogLevel } from "../abi";
 import type { CalloutTokens, GrpcCallRecord, GrpcStreamRecord, HttpCallRecord } from "../callouts";
 import type { VirtualClock } from "../clock";
-import type { Context, ForeignFunction, Host, HostOptions, RootContext } from "../host";
+import type { Host } from "../host";
+import type { Context, ForeignFunction, HostOptions, RootContext } from "../host-types";
 import type { Metrics } from "../metrics";
 import type { PropertyScope } from "../properties";
 import type { SharedData, SharedQueues } from "../shared";

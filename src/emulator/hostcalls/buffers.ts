@@ -2,8 +2,9 @@
 
 import { BufferType, WasmResult } from "../abi";
 import { concatBytes } from "../bytes";
-import type { BufferBox, Context } from "../host";
-import { HttpStream, TcpStream } from "../streams";
+import type { BufferBox, Context } from "../host-types";
+import { HttpStream } from "../http-stream";
+import { TcpStream } from "../tcp-stream";
 import { type Fn, type HostCalls, u } from "./access";
 
 /** Envoy-side (C++ host) signatures; see wasi.ts for the notation. */

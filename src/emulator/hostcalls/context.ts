@@ -33,11 +33,11 @@ export function contextImports(h: HostCalls): Record<string, Fn> {
     proxy_set_tick_period_milliseconds: (ms) => {
       const root = h.effective().root;
       if (!root) return R.Ok;
+      // Envoy's setTickPeriod replaces the timer: a running one is disabled and a new one armed a whole
+      // period from now, so a change never fires on the old schedule.
       const period = BigInt(u(ms)) * 1_000_000n;
-      const wasRunning = root.nextTickNs !== null && root.tickPeriodNs > 0n;
       root.tickPeriodNs = period;
-      if (period === 0n) root.nextTickNs = null;
-      else if (!wasRunning) root.nextTickNs = h.clock.monotonicNowNs() + period;
+      root.nextTickNs = period === 0n ? null : h.clock.monotonicNowNs() + period;
       return R.Ok;
     },
     proxy_set_effective_context: (id) => {

@@ -1,10 +1,10 @@
 // Header maps: request/response headers and trailers, gRPC metadata, callout response headers.
 
 import { MapType, WasmResult } from "../abi";
-import type { Context } from "../host";
+import type { Context } from "../host-types";
 import { HeaderMap } from "../headers";
 import { decodePairsLikeEnvoy, encodePairs } from "../pairs";
-import { HttpStream } from "../streams";
+import { HttpStream } from "../http-stream";
 import { type Fn, type HostCalls, u } from "./access";
 
 /** Envoy-side (C++ host) signatures; see wasi.ts for the notation. */

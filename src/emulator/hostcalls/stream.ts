@@ -3,7 +3,7 @@
 import { StreamType, WasmResult } from "../abi";
 import { toText } from "../bytes";
 import { decodePairsLikeEnvoy } from "../pairs";
-import { HttpStream } from "../streams";
+import { HttpStream } from "../http-stream";
 import { type Fn, type HostCalls, u } from "./access";
 
 /** Envoy-side (C++ host) signatures; see wasi.ts for the notation. */

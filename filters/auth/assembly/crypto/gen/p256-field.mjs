@@ -1,6 +1,7 @@
 // Writes ../generated/p256-field.ts: straight-line arithmetic modulo the P-256 prime
 // p = 2^256 − 2^224 + 2^192 + 2^96 − 1, on 8 little-endian u32 limbs at raw addresses.
-// Run: node filters/auth/assembly/crypto/gen/p256-field.mjs (the output is committed; CI checks it is current).
+// Run: node filters/auth/assembly/crypto/gen/p256-field.mjs [out.ts] (the output is committed;
+// filters/auth/tests/p256.test.ts checks that it is what this script writes).
 //
 // Multiplication is schoolbook (64 u32 × u32 products in u64), then the NIST fast reduction
 // (FIPS 186-5 / SP 800-186 D.1.2.3: the 512-bit product as nine 256-bit words added and subtracted)
@@ -163,4 +164,4 @@ emit("}");
 emit();
 
 const here = dirname(fileURLToPath(import.meta.url));
-writeFileSync(join(here, "../generated/p256-field.ts"), out.join("\n"));
+writeFileSync(process.argv[2] ?? join(here, "../generated/p256-field.ts"), out.join("\n"));

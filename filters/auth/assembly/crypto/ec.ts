@@ -1,10 +1,12 @@
 // ECDSA verification (FIPS 186-5 §6.4.2, SEC 1 §4.1.4) over NIST P-256 and P-384: JWS ES256 and ES384.
 //
-// Points are held in Jacobian coordinates (X, Y, Z) ↔ affine (X/Z², Y/Z³), field elements in Montgomery
-// form, Z = 0 meaning the point at infinity. u1·G + u2·Q is computed with Shamir's trick over 4-bit
-// windows: both scalars share one chain of doublings, each window adds a multiple of G (table built
-// once per curve) and of Q (table built once per key). Everything here is public data, so nothing
-// is constant time; the point formulas do handle every special case (doubling, P + (−P), infinity).
+// This file validates keys and signatures and computes the scalars for both curves; P-256's
+// u1·G + u2·Q runs in p256.ts (its own field code and tables). For P-384, points are held in Jacobian
+// coordinates (X, Y, Z) ↔ affine (X/Z², Y/Z³), field elements in Montgomery form, Z = 0 meaning the
+// point at infinity, and u1·G + u2·Q is computed with Shamir's trick over 4-bit windows: both scalars
+// share one chain of doublings, each window adds a multiple of G (table built once per curve) and of Q
+// (table built once per key). Everything here is public data, so nothing is constant time; the point
+// formulas do handle every special case (doubling, P + (−P), infinity).
 import { bnFromBytes, bnFromHex, bnCmp, bnIsZero, bnAdd, bnSub, bnCopy, bnModInverse, Montgomery } from "./bigint";
 import { HashAlg, hashLen, digestRaw, MAX_HASH_LEN } from "./digest";
 import { P256_TABLE_LIMBS, p256BuildTable, p256CheckCombination } from "./p256";

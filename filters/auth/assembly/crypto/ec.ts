@@ -9,7 +9,7 @@
 // formulas do handle every special case (doubling, P + (−P), infinity).
 import { bnFromBytes, bnFromHex, bnCmp, bnIsZero, bnAdd, bnSub, bnCopy, bnModInverse, Montgomery } from "./bigint";
 import { HashAlg, hashLen, digestRaw, MAX_HASH_LEN } from "./digest";
-import { P256_TABLE_LIMBS, p256BuildTable, p256CheckCombination } from "./p256";
+import { P256_TABLE_LIMBS, p256BuildKeyTable, p256CheckCombination } from "./p256";
 
 /** The curves JWS uses with ECDSA (RFC 7518 §3.4); each is paired with its hash. */
 export enum EcCurve {
@@ -205,7 +205,7 @@ function buildTable(c: Curve, table: usize, x: usize, y: usize): void {
 export class EcPublicKey {
   readonly curve: EcCurve;
   private readonly c: Curve;
-  private readonly table: StaticArray<u32>; // P-384: 0·Q … 15·Q; P-256: see p256BuildTable
+  private readonly table: StaticArray<u32>; // P-384: 0·Q … 15·Q; P-256: see p256BuildKeyTable
 
   /**
    * The point (x, y) given as big-endian coordinates (leading zeros allowed; a JWK's fixed-length
@@ -238,7 +238,7 @@ export class EcPublicKey {
     this.c = c;
     const p256 = curve == EcCurve.P256;
     const table = new StaticArray<u32>(p256 ? P256_TABLE_LIMBS : 16 * 3 * c.limbs);
-    if (p256) p256BuildTable(changetype<usize>(table), x, y);
+    if (p256) p256BuildKeyTable(changetype<usize>(table), x, y);
     else buildTable(c, changetype<usize>(table), x, y);
     this.table = table;
   }

@@ -138,7 +138,7 @@ function pointAddAffine(p: usize, q: usize): void {
  * ordinary form: entry ENTRIES·k + d − 1 is d·2^(PART·k)·P as affine (x, y). None is infinity
  * (d·2^(PART·k) < 2^204 < n).
  */
-export function p256BuildTable(table: usize, x: usize, y: usize): void {
+function p256BuildTable(table: usize, x: usize, y: usize): void {
   const jac = BUILD, zs = BUILD + ENTRIES * JACOBIAN, base = zs + ENTRIES * FE, bz = base + 2 * FE;
   memory.copy(base, x, FE);
   memory.copy(base + FE, y, FE);
@@ -184,7 +184,7 @@ export function p256BuildTable(table: usize, x: usize, y: usize): void {
 const G_TABLE: usize = memory.data(P256_TABLE_LIMBS << 2, 16);
 let gReady = false;
 
-/** The table of the base point G, built on first use. */
+/** The table of the base point G, built on first use: the first P-256 key's preparation (p256BuildKeyTable), so no request pays for it. */
 function gTable(): usize {
   if (!gReady) {
     const gx = memory.data<u32>([0xd898c296, 0xf4a13945, 0x2deb33a0, 0x77037d81, 0x63a440f2, 0xf8bce6e5, 0xe12c4247, 0x6b17d1f2]);
@@ -193,6 +193,12 @@ function gTable(): usize {
     gReady = true;
   }
   return G_TABLE;
+}
+
+/** p256BuildTable for a public key Q, which also makes sure G's table exists. */
+export function p256BuildKeyTable(table: usize, x: usize, y: usize): void {
+  gTable();
+  p256BuildTable(table, x, y);
 }
 
 /**

@@ -5,8 +5,9 @@
 // Each point P used as a base (G once, each key once) gets a table of affine points
 // d·2^(66k)·P for k = 0..3 and d = 1..63 (16 KB). A 256-bit scalar is then four 66-bit scalars over four
 // bases, and both products share one chain of 60 doublings: per 6-bit window, 6 doublings and up to 8
-// mixed additions (Jacobian + affine), about 86 additions in all. Everything is public data, so nothing is constant time; the formulas
-// handle every special case (doubling through addition, P + (−P), infinity).
+// mixed additions (Jacobian + affine), about 86 additions in all. Everything is public data, so nothing
+// is constant time; the formulas handle every special case (doubling through addition, P + (−P),
+// infinity).
 import { feMul, feSqr, feAdd, feSub } from "./generated/p256-field";
 
 const FE: usize = 32;
@@ -25,7 +26,6 @@ const JACOBIAN: usize = 3 * FE;
 /** u32 limbs of one table: BASES × ENTRIES affine points. */
 export const P256_TABLE_LIMBS: i32 = <i32>(BASES * ENTRIES) * 16;
 
-const P = memory.data<u32>([0xffffffff, 0xffffffff, 0xffffffff, 0, 0, 0, 1, 0xffffffff]);
 const P_MINUS_2 = memory.data<u32>([0xfffffffd, 0xffffffff, 0xffffffff, 0, 0, 0, 1, 0xffffffff]);
 const TMP: usize = memory.data(12 * <i32>FE, 16); // temporaries of the point formulas
 const ACC: usize = memory.data(<i32>JACOBIAN, 16); // the running point

@@ -144,6 +144,8 @@ beforeAll(async () => {
     // Envoy runs at -l info: proxy_get_log_level answers Info and lower levels are dropped.
     logLevel: LogLevel.Info,
     clusters: ["a", "b", "echo", "grpc"],
+    // conformanceBootstrap's listener sets no traffic_direction: Envoy reports UNSPECIFIED (0).
+    properties: { "xds.listener_direction": 0 },
   });
 }, 120_000);
 

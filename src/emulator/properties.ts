@@ -41,6 +41,10 @@ export const DEFAULT_PROPERTIES: PropertyOverrides = {
   "xds.route_name": "default",
   "xds.virtual_host_name": "default",
   "xds.listener_direction": 1,
+  "xds.filter_chain_name": "",
+  // What the project's Envoy bootstraps name their node (src/envoy/bootstrap.ts).
+  "xds.node.id": "pwas",
+  "xds.node.cluster": "pwas",
 };
 
 /** What the host knows about the context a property is read in. */

@@ -7,6 +7,9 @@
 // (BadArgument). Tokens count from 0 per root context, as Envoy's do.
 
 import { celUint, isCelError, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
+// @bufbuild/cel's peer dependency: CEL timestamps and durations are its well-known-type messages.
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { WasmResult } from "../abi";
 import type { Host } from "../host";
 import type { ForeignFunction } from "../host-types";
@@ -127,19 +130,24 @@ function serialise(v: unknown): Uint8Array | null {
 }
 
 /** Kinds of the attributes an expression can read, by dotted name (what proxy_get_property's bytes mean). */
-const ATTRIBUTES: Record<string, "string" | "int" | "uint" | "bool" | "map"> = {
+const ATTRIBUTES: Record<string, "string" | "int" | "uint" | "bool" | "map" | "timestamp" | "duration"> = {
   "request.path": "string", "request.url_path": "string", "request.host": "string", "request.scheme": "string",
   "request.method": "string", "request.headers": "map", "request.referer": "string", "request.useragent": "string",
   "request.id": "string", "request.query": "string", "request.protocol": "string", "request.size": "int",
-  "request.total_size": "int",
+  "request.total_size": "int", "request.time": "timestamp", "request.duration": "duration",
   "response.code": "int", "response.code_details": "string", "response.flags": "int", "response.size": "int",
   "response.headers": "map", "response.trailers": "map", "response.grpc_status": "int", "response.total_size": "int",
   "source.address": "string", "source.port": "int", "destination.address": "string", "destination.port": "int",
   "connection.id": "uint", "connection.mtls": "bool", "connection.requested_server_name": "string",
   "upstream.address": "string", "upstream.port": "int",
   "xds.cluster_name": "string", "xds.route_name": "string", "xds.virtual_host_name": "string",
-  "xds.node": "map",
+  "xds.listener_direction": "int", "xds.filter_chain_name": "string", "xds.node": "map",
 };
+
+/** Fields of `xds.node` (a Node message in Envoy) read one by one, as proxy_get_property reaches into it. */
+const NODE_FIELDS = ["id", "cluster"];
+
+const seconds = (ns: bigint) => ({ seconds: ns / 1_000_000_000n, nanos: Number(ns % 1_000_000_000n) });
 
 const TOP_LEVEL = ["plugin_name", "plugin_root_id", "plugin_vm_id"];
 
@@ -159,16 +167,28 @@ function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["ge
     else if (kind === "int") v = b.length === 8 ? b.readBigInt64LE(0) : 0n;
     else if (kind === "uint") v = celUint(b.length === 8 ? b.readBigUint64LE(0) : 0n);
     else if (kind === "bool") v = b.length > 0 && b[0] !== 0;
+    else if (kind === "timestamp") v = create(TimestampSchema, seconds(b.length === 8 ? b.readBigInt64LE(0) : 0n));
+    else if (kind === "duration") v = create(DurationSchema, seconds(b.length === 8 ? b.readBigInt64LE(0) : 0n));
     else v = new Map(decodePairs(r.value).map(([k, x]) => [Buffer.from(k).toString("utf8"), Buffer.from(x).toString("utf8")]));
     const group = (out[segs[0]!] ??= new Map<string, CelInput>()) as Map<string, CelInput>;
     group.set(segs[1]!, v);
+  }
+  if (names.has("xds")) {
+    const xds = (out.xds ??= new Map<string, CelInput>()) as Map<string, CelInput>;
+    const node = (xds.get("node") as Map<string, CelInput> | undefined) ?? new Map<string, CelInput>();
+    for (const f of NODE_FIELDS) {
+      const r = read(["xds", "node", f]);
+      if (r.result === WasmResult.Ok && r.value) node.set(f, Buffer.from(r.value).toString("utf8"));
+    }
+    if (node.size) xds.set("node", node);
   }
   for (const name of TOP_LEVEL) {
     if (!names.has(name)) continue;
     const r = read([name]);
     if (r.result === WasmResult.Ok && r.value) out[name] = Buffer.from(r.value).toString("utf8");
   }
+  // Envoy's filter_state is a map even when nothing is set (size(filter_state) == 0).
   const fs = ctx.stream?.envoyFilterState;
-  if (fs && fs.size && names.has("filter_state")) out.filter_state = new Map([...fs].map(([k, o]) => [k, new Uint8Array(Buffer.from(o.value))]));
+  if (fs && names.has("filter_state")) out.filter_state = new Map([...fs].map(([k, o]) => [k, new Uint8Array(Buffer.from(o.value))]));
   return out;
 }

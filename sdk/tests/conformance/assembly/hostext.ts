@@ -32,6 +32,12 @@ const CEL_TEXTS = [
   "int('twelve')",
   "request.path ==",
   "no_such_function(1)",
+  "xds.listener_direction",
+  "size(filter_state) == 0",
+  "size(request.id) == 36",
+  "xds.node.id + ' ' + xds.node.cluster",
+  "'[' + xds.filter_chain_name + ']'",
+  "request.time > timestamp('2020-01-01T00:00:00Z')",
 ];
 let expressions: Array<Expression | null> = [];
 let compiled: string = "";

@@ -15,6 +15,7 @@ import type { Host } from "../host";
 import type { ForeignFunction } from "../host-types";
 import { decodePairs } from "../pairs";
 import { getProperty } from "../properties";
+import { emptyMetadata, METADATA_ATTRIBUTES, metadataRegistry } from "./cel-metadata";
 
 type Program = ReturnType<typeof plan>;
 type Expr = NonNullable<ReturnType<typeof parse>["expr"]>;
@@ -31,7 +32,7 @@ interface Store {
 }
 
 const stores = new WeakMap<Host, Map<number, Store>>();
-const env = celEnv();
+const env = celEnv({ registry: metadataRegistry });
 
 function store(call: Parameters<ForeignFunction>[1]): Store {
   let byRoot = stores.get(call.host);
@@ -181,6 +182,14 @@ function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["ge
       if (r.result === WasmResult.Ok && r.value) node.set(f, Buffer.from(r.value).toString("utf8"));
     }
     if (node.size) xds.set("node", node);
+  }
+  if (ctx.stream) {
+    for (const name of METADATA_ATTRIBUTES) {
+      const segs = name.split(".");
+      if (!names.has(segs[0]!)) continue;
+      if (segs.length === 1) out[name] = emptyMetadata();
+      else ((out[segs[0]!] ??= new Map<string, CelInput>()) as Map<string, CelInput>).set(segs[1]!, emptyMetadata());
+    }
   }
   for (const name of TOP_LEVEL) {
     if (!names.has(name)) continue;

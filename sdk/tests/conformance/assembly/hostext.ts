@@ -38,6 +38,12 @@ const CEL_TEXTS = [
   "xds.node.id + ' ' + xds.node.cluster",
   "'[' + xds.filter_chain_name + ']'",
   "request.time > timestamp('2020-01-01T00:00:00Z')",
+  "size(metadata.filter_metadata)",
+  "size(xds.route_metadata.filter_metadata)",
+  "size(xds.cluster_metadata.filter_metadata)",
+  "size(xds.listener_metadata.filter_metadata)",
+  "size(xds.virtual_host_metadata.filter_metadata)",
+  "has(xds.route_metadata.filter_metadata)",
 ];
 let expressions: Array<Expression | null> = [];
 let compiled: string = "";

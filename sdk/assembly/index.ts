@@ -56,8 +56,9 @@ export function registerRootContext(factory: RootFactory, rootId: string = ""): 
 }
 
 /**
- * Garbage is collected after every `streams` finished streams (default 16) and after each onConfigure.
- * Lower it for filters that allocate a lot per request; see docs/memory.md.
+ * Also collects garbage after every `streams` finished streams (0, the default, turns this rule off).
+ * Garbage is collected anyway once the allocation budget is spent and after each onConfigure, which bounds
+ * memory whatever a filter allocates; a filter rarely needs this. See docs/memory.md.
  */
 export function setGarbageCollectionInterval(streams: i32): void { setCollectInterval(streams); }
 

@@ -58,7 +58,9 @@ export function pwasRenew(oldPtr: usize, size: usize): usize {
 // @ts-ignore: decorator
 @inline const SMALL_CLASSES: usize = (SMALL_BLOCK_MAX >> 4) + 1;
 // @ts-ignore: decorator
-@inline const SMALL_BLOCKS_LIMIT: usize = 64 << 10;
+@inline const SMALL_BLOCKS_LIMIT: usize = 16 << 10;
+// @ts-ignore: decorator
+@inline const SMALL_CHUNK: usize = 1024;
 
 /** Heads of the kept blocks' lists, one per payload size; each kept block's first word links the next. */
 // @ts-ignore: decorator
@@ -78,8 +80,31 @@ export function pwasAlloc(size: usize): usize {
       smallBlockBytes -= payload + BLOCK_HEADER;
       return ptr;
     }
+    return carveSmallBlocks(payload);
   }
   return tlsfAlloc(size);
+}
+
+/**
+ * With no kept block of this size (a VM's first requests, before any collection), one TLSF allocation of
+ * about SMALL_CHUNK bytes is cut into blocks of the size: the first is returned, the others kept. Each piece
+ * gets a TLSF header of its own, used, so TLSF can later free, grow or merge any of them as its own block.
+ */
+function carveSmallBlocks(payload: usize): usize {
+  const step = payload + BLOCK_HEADER;
+  const n = SMALL_CHUNK / step;
+  const ptr = tlsfAlloc(n * step - BLOCK_HEADER);
+  const header = ptr - BLOCK_HEADER;
+  const whole = load<usize>(header);
+  // The first piece keeps the block's LEFTFREE flag (bit 1); the others have a used block on their left.
+  store<usize>(header, (whole & 2) | payload);
+  let last = (whole & ~3) - (n - 1) * step; // TLSF may hand out a few bytes more: the last piece takes them
+  for (let i: usize = n - 1; i > 0; i--) {
+    const piece = ptr + i * step;
+    store<usize>(piece - BLOCK_HEADER, i == n - 1 ? last : payload);
+    pwasFree(piece);
+  }
+  return ptr;
 }
 
 /** Replaces the runtime's `__free`: keeps a small block for the next allocation of its size, or gives it to TLSF. */

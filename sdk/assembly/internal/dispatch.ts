@@ -8,14 +8,15 @@ import { HttpCallHandler, GrpcHandler } from "../handlers";
 import { getPropertyBytes } from "./hostcalls";
 import { decodeUtf8 } from "../utf8";
 import { currentContextId, setCurrentContext } from "./current";
-import { allocationBudgetSpent, collectGarbage } from "./memory";
+import { allocationBudgetSpent, streamEndBudgetSpent, collectGarbage } from "./memory";
+import { IdTable } from "./ids";
 
 export type RootFactory = (contextId: u32) => RootContext;
 
 const factories = new Map<string, RootFactory>();
 const roots = new Map<u32, RootContext>();
-const httpStreams = new Map<u32, HttpContext>();
-const tcpStreams = new Map<u32, TcpContext>();
+const httpStreams = new IdTable<HttpContext>();
+const tcpStreams = new IdTable<TcpContext>();
 const httpCalls = new Map<u32, CalloutEntry<HttpCallHandler>>();
 const grpcCalls = new Map<u32, CalloutEntry<GrpcHandler>>();
 
@@ -41,10 +42,11 @@ export function rootContext(contextId: u32): RootContext | null {
 
 export function httpContext(contextId: u32): HttpContext | null {
   if (contextId == lastHttpId && lastHttp !== null) return lastHttp;
-  if (!httpStreams.has(contextId)) return null;
   const ctx = httpStreams.get(contextId);
-  lastHttpId = contextId;
-  lastHttp = ctx;
+  if (ctx !== null) {
+    lastHttpId = contextId;
+    lastHttp = ctx;
+  }
   return ctx;
 }
 
@@ -114,21 +116,28 @@ export function pendingCallouts(): i32 {
 // stack, so the dispatcher collects when it leaves the outermost callback, if either rule says so:
 // - bytes: the allocation budget is spent (memory.ts), so a long-lived stream, connection, gRPC stream or
 //   ticking root cannot pile up garbage, whichever callback allocates;
-// - streams: every `collectEvery` finished streams, and after every configure, so short requests that
-//   allocate little are still reclaimed within a few streams.
+// - stream end: a stream finished and STREAM_END_BUDGET bytes (memory.ts) were allocated since the last collection, so
+//   short requests are reclaimed well before their garbage outgrows the VM's first pages. A collection
+//   marks the whole live set, so it waits for that much garbage rather than for a number of streams;
+// - configure: after every configure, which allocates the most;
+// - streams, only when a filter asks for it (setGarbageCollectionInterval): every `collectEvery` finished
+//   streams.
 
-let collectEvery: i32 = 16;
+let collectEvery: i32 = 0;
 let finishedSinceCollect: i32 = 0;
 let collectDue: bool = false;
 /** Callbacks in progress: 1 inside a callback, more only if a host ever re-entered the module. */
 let depth: i32 = 0;
 
 export function setCollectInterval(streams: i32): void {
-  collectEvery = streams < 1 ? 1 : streams;
+  collectEvery = streams < 1 ? 0 : streams;
+  finishedSinceCollect = 0;
 }
 
-function streamFinished(): void {
-  if (++finishedSinceCollect >= collectEvery) collectDue = true;
+// @ts-ignore: decorator
+@inline function streamFinished(): void {
+  if (streamEndBudgetSpent()) collectDue = true;
+  else if (collectEvery != 0 && ++finishedSinceCollect >= collectEvery) collectDue = true;
 }
 
 // @ts-ignore: decorator
@@ -194,7 +203,8 @@ function http(contextId: u32): HttpContext | null {
 }
 
 function tcp(contextId: u32): TcpContext | null {
-  if (tcpStreams.has(contextId)) return tcpStreams.get(contextId);
+  const known = tcpStreams.get(contextId);
+  if (known !== null) return known;
   const root = takeUnborn(contextId);
   if (root === null) return null;
   const ctx = root.newTcpContext(contextId);
@@ -258,7 +268,7 @@ export function onDone(contextId: u32): bool {
   let done = true;
   const h = httpContext(contextId);
   if (h !== null) done = h.onDone();
-  else if (tcpStreams.has(contextId)) done = tcpStreams.get(contextId).onDone();
+  else if (tcpStreams.has(contextId)) done = tcpStreams.get(contextId)!.onDone();
   else if (roots.has(contextId)) done = roots.get(contextId).onDone();
   leave();
   return done;
@@ -268,7 +278,7 @@ export function onLog(contextId: u32): void {
   enter(contextId);
   const h = httpContext(contextId);
   if (h !== null) h.onLog();
-  else if (tcpStreams.has(contextId)) tcpStreams.get(contextId).onLog();
+  else if (tcpStreams.has(contextId)) tcpStreams.get(contextId)!.onLog();
   leave();
 }
 
@@ -282,7 +292,7 @@ export function onDelete(contextId: u32): void {
     httpStreams.delete(contextId);
     streamFinished();
   } else if (tcpStreams.has(contextId)) {
-    tcpStreams.get(contextId).onDelete();
+    tcpStreams.get(contextId)!.onDelete();
     tcpStreams.delete(contextId);
     streamFinished();
   } else if (roots.has(contextId)) {

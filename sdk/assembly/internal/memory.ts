@@ -49,14 +49,19 @@ export function takeBuffer(ptr: usize, len: usize): ArrayBuffer {
 }
 
 // ---- Allocation accounting (see docs/memory.md) ----
-// Bytes of managed objects allocated since the last collection, counted by the runtime hooks in
+// Bytes of heap allocated for managed objects since the last collection, counted by the runtime hooks in
 // runtime.ts. Stays 0 in a module built without those hooks; then only the dispatcher's stream rule collects.
 
 export let allocatedSinceCollect: usize = 0;
 
+/**
+ * Counts an object of `size` bytes as the heap block it takes: the payload, the 16-byte object header and
+ * the allocator's 4-byte block header, rounded to 16 bytes (a 12-byte object takes 48). Small objects are
+ * mostly header, so counting payloads alone would let their garbage grow to several budgets.
+ */
 // @ts-ignore: decorator
 @inline export function countAllocation(size: usize): void {
-  allocatedSinceCollect += size;
+  allocatedSinceCollect += (size + 35) & ~15;
 }
 
 /** The smallest allocation budget between collections: one Wasm page. */
@@ -81,6 +86,19 @@ export function setAllocationBudget(bytes: usize): void {
   const n = allocatedSinceCollect;
   if (fixedBudget != 0) return n >= fixedBudget;
   return n >= MIN_ALLOCATION_BUDGET && n >= (((<usize>memory.size() << 16) - __heap_base) >> 2);
+}
+
+/** What a finished stream may leave allocated before the dispatcher collects at its end, with the automatic budget. */
+// @ts-ignore: decorator
+@inline export const STREAM_END_BUDGET: usize = 12 << 10;
+
+/**
+ * True at a stream's end once STREAM_END_BUDGET bytes were allocated since the last collection, so the
+ * garbage of short requests stays well inside the VM's first pages. A fixed budget replaces this rule too.
+ */
+// @ts-ignore: decorator
+@inline export function streamEndBudgetSpent(): bool {
+  return fixedBudget == 0 && allocatedSinceCollect >= STREAM_END_BUDGET;
 }
 
 /** Collections so far (read by the memory soaks). */

@@ -6,14 +6,15 @@
 // such as `1 + "a"` fails at evaluation (InternalFailure), text that does not parse fails expr_create
 // (BadArgument). Tokens count from 0 per root context, as Envoy's do.
 
-import { celUint, isCelError, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
+import { celUint, isCelError, isCelList, isCelMap, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
 // @bufbuild/cel's peer dependency: CEL timestamps and durations are its well-known-type messages.
 import { create } from "@bufbuild/protobuf";
+import { isReflectMessage } from "@bufbuild/protobuf/reflect";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { WasmResult } from "../abi";
 import type { Host } from "../host";
 import type { ForeignFunction } from "../host-types";
-import { decodePairs } from "../pairs";
+import { decodePairs, encodePairs } from "../pairs";
 import { getProperty } from "../properties";
 import { emptyMetadata, METADATA_ATTRIBUTES, metadataRegistry } from "./cel-metadata";
 
@@ -114,7 +115,12 @@ export const exprEvaluate: ForeignFunction = (args, call) => {
   return bytes ? bytes : { result: WasmResult.SerializationFailure };
 };
 
-/** The value bytes as Envoy's serializeValue writes them (the property encoding). */
+/**
+ * The value bytes as Envoy's serializeValue writes them (the property encoding): timestamps (since the epoch) and
+ * durations as int64 nanoseconds; a map as a header map of its serialised keys and values, a list likewise with
+ * each element as a key and an empty value (what Envoy 1.40 answers for `{'a': 'b'}` and `['a', 'b']`). Other
+ * messages are not serialised (SerializationFailure).
+ */
 function serialise(v: unknown): Uint8Array | null {
   if (typeof v === "string") return new Uint8Array(Buffer.from(v, "utf8"));
   if (v instanceof Uint8Array) return v;
@@ -127,6 +133,28 @@ function serialise(v: unknown): Uint8Array | null {
   if (isCelUint(v)) return eight((d) => d.setBigUint64(0, v.value, true));
   if (typeof v === "number") return eight((d) => d.setFloat64(0, v, true));
   if (typeof v === "boolean") return Uint8Array.of(v ? 1 : 0);
+  if (isReflectMessage(v) && (v.desc.typeName === TimestampSchema.typeName || v.desc.typeName === DurationSchema.typeName)) {
+    const t = v.message as unknown as { seconds: bigint; nanos: number };
+    return eight((d) => d.setBigInt64(0, t.seconds * 1_000_000_000n + BigInt(t.nanos), true));
+  }
+  const pairs: Array<[Uint8Array, Uint8Array]> = [];
+  if (isCelMap(v)) {
+    for (const [k, x] of v.entries()) {
+      const kb = serialise(k);
+      const xb = serialise(x);
+      if (!kb || !xb) return null;
+      pairs.push([kb, xb]);
+    }
+    return encodePairs(pairs);
+  }
+  if (isCelList(v)) {
+    for (const x of v) {
+      const xb = serialise(x);
+      if (!xb) return null;
+      pairs.push([xb, new Uint8Array(0)]);
+    }
+    return encodePairs(pairs);
+  }
   return null;
 }
 

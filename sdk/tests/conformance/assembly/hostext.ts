@@ -44,6 +44,12 @@ const CEL_TEXTS = [
   "size(xds.listener_metadata.filter_metadata)",
   "size(xds.virtual_host_metadata.filter_metadata)",
   "has(xds.route_metadata.filter_metadata)",
+  "timestamp('2020-01-01T00:00:01Z')",
+  "duration('1.5s')",
+  "{'a': 'b', 'n': 1}",
+  "['a', b'x', 2u]",
+  "{}",
+  "request.time - request.time",
 ];
 let expressions: Array<Expression | null> = [];
 let compiled: string = "";

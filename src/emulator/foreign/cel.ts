@@ -6,7 +6,7 @@
 // such as `1 + "a"` fails at evaluation (InternalFailure), text that does not parse fails expr_create
 // (BadArgument). Tokens count from 0 per root context, as Envoy's do.
 
-import { celUint, isCelError, isCelList, isCelMap, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
+import { celMap, celUint, isCelError, isCelList, isCelMap, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
 // @bufbuild/cel's peer dependency: CEL timestamps and durations are its well-known-type messages.
 import { create } from "@bufbuild/protobuf";
 import { isReflectMessage } from "@bufbuild/protobuf/reflect";
@@ -224,8 +224,24 @@ function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["ge
     const r = read([name]);
     if (r.result === WasmResult.Ok && r.value) out[name] = Buffer.from(r.value).toString("utf8");
   }
-  // Envoy's filter_state is a map even when nothing is set (size(filter_state) == 0).
+  // Envoy's filter_state is a map even when nothing is set; it looks objects up by key but lists none, so its
+  // size is 0 whatever is set (Envoy 1.40's FilterStateWrapper).
   const fs = ctx.stream?.envoyFilterState;
-  if (fs && names.has("filter_state")) out.filter_state = new Map([...fs].map(([k, o]) => [k, new Uint8Array(Buffer.from(o.value))]));
+  if (fs && names.has("filter_state")) out.filter_state = celMap(lookupOnly(new Map([...fs].map(([k, o]) => [k, new Uint8Array(Buffer.from(o.value))]))));
   return out;
+}
+
+/** A map that answers lookups but has no size and lists nothing, as Envoy's filter_state map. */
+function lookupOnly(m: Map<string, CelInput>): ReadonlyMap<string, CelInput> {
+  const none = new Map<string, CelInput>();
+  return {
+    size: 0,
+    get: (k) => m.get(k),
+    has: (k) => m.has(k),
+    forEach: (cb, thisArg) => none.forEach(cb, thisArg),
+    entries: () => none.entries(),
+    keys: () => none.keys(),
+    values: () => none.values(),
+    [Symbol.iterator]: () => none.entries(),
+  };
 }

@@ -46,7 +46,8 @@ const CEL_TEXTS = [
   "has(xds.route_metadata.filter_metadata)",
   "timestamp('2020-01-01T00:00:01Z')",
   "duration('1.5s')",
-  "{'a': 'b', 'n': 1}",
+  "{'a': 'b'}",
+  "{'n': 1}",
   "['a', b'x', 2u]",
   "{}",
   "request.time - request.time",
@@ -127,6 +128,14 @@ export function hostExtensionScenario(sc: string): bool {
     requestHeaders.replace("x-fs-status", setFilterState(key, header("x-fs-value"), life).toString());
     requestHeaders.replace("x-fs-read", readable(getProperty(["filter_state", key])));
     requestHeaders.replace("x-fs-read-top", readable(getProperty([key])));
+    // What CEL's filter_state sees of it.
+    const texts = ["size(filter_state)", "filter_state['" + key + "']", "'" + key + "' in filter_state"];
+    for (let i = 0; i < texts.length; i++) {
+      const e = Expression.compile(texts[i]);
+      const v = e !== null ? e.evaluate() : null;
+      requestHeaders.replace("x-fs-cel-" + i.toString(), lastExpressionResult.toString() + " " + readable(v));
+      if (e !== null) e.delete();
+    }
     return true;
   }
   if (sc == "declare") {

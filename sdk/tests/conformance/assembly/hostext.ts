@@ -5,7 +5,7 @@
 import {
   requestHeaders, WasmResult, callForeignFunction, getProperty, setProperty, encodeUtf8, decodeUtf8, lastForeignFunctionResult,
   hostHas, setFilterState, declareProperty, verifySignature, sign, compress, uncompress, LifeSpan, PropertyType,
-  Expression, lastExpressionResult,
+  Expression, lastExpressionResult, log,
 } from "proxy-wasm-as";
 
 /** What onConfigure's declarations answered, reported by the "declare" scenario. */
@@ -159,6 +159,20 @@ function header(name: string): string {
 }
 
 /** A value for a header: its text when printable ASCII, else "hex:" and its bytes; "null" when absent. */
+/** In on_log, where Envoy has the request's duration: what the "cel" scenario's log-time expressions answer. */
+export function hostExtensionLog(sc: string): void {
+  if (sc != "cel") return;
+  const texts = ["request.duration >= duration('0s')", "request.duration < duration('1h')"];
+  const out = new Array<string>();
+  for (let i = 0; i < texts.length; i++) {
+    const e = Expression.compile(texts[i]);
+    const v = e !== null ? e.evaluate() : null;
+    out.push(lastExpressionResult.toString() + " " + readable(v));
+    if (e !== null) e.delete();
+  }
+  log.info("cel at log: " + out.join(", "));
+}
+
 function readable(v: ArrayBuffer | null): string {
   if (v === null) return "null";
   const p = changetype<usize>(v);

@@ -22,7 +22,7 @@ import {
   vmConfiguration, setGarbageCollectionInterval, PAUSE_AND_WATERMARK,
 } from "proxy-wasm-as";
 import { setAllocationBudget } from "proxy-wasm-as/assembly/internal/memory";
-import { compileConformanceExpressions, declareConformanceProperties, hostExtensionScenario } from "./hostext";
+import { compileConformanceExpressions, declareConformanceProperties, hostExtensionLog, hostExtensionScenario } from "./hostext";
 import { headerMapScenario } from "./maps";
 
 const QUEUE_NAME = "conformance-queue";
@@ -396,6 +396,7 @@ class ConformanceStream extends HttpContext {
 
   onLog(): void {
     this.conf.inFlight!.add(-1);
+    hostExtensionLog(this.scenario);
   }
 }
 

@@ -142,6 +142,9 @@ function parseRegexMatcher(cfg: ConfigObject): StringMatcher | null {
 export class HeaderView {
   private buf: ArrayBuffer = new ArrayBuffer(0);
   private n: i32 = 0;
+  // Bit (length & 31) is set for the length of every key held: a lookup of a name whose length no key has
+  // (most lookups, for a header a request rarely carries) answers without a scan.
+  private lengths: u32 = 0;
   // Offsets into buf of each key and value, and their lengths.
   private keyAt: StaticArray<u32> = new StaticArray<u32>(0);
   private keyLen: StaticArray<u32> = new StaticArray<u32>(0);
@@ -162,6 +165,7 @@ export class HeaderView {
   loadPairs(pairs: ArrayBuffer): bool {
     this.buf = pairs;
     this.n = 0;
+    this.lengths = 0;
     const len = <usize>pairs.byteLength;
     if (len == 0) return true;
     if (len < 4) { this.clear(); return false; }
@@ -171,6 +175,7 @@ export class HeaderView {
     this.reserve(<i32>n);
     let sizes = base + 4;
     let data: usize = 4 + n * 8;
+    let lengths: u32 = 0;
     for (let i: usize = 0; i < n; i++) {
       const kl = <usize>load<u32>(sizes);
       const vl = <usize>load<u32>(sizes, 4);
@@ -178,6 +183,7 @@ export class HeaderView {
       if (kl > len - data || len - data - kl < 1) { this.clear(); return false; }
       unchecked(this.keyAt[<i32>i] = <u32>data);
       unchecked(this.keyLen[<i32>i] = <u32>kl);
+      lengths |= 1 << <u32>kl;
       data += kl + 1;
       if (vl > len - data || len - data - vl < 1) { this.clear(); return false; }
       unchecked(this.valueAt[<i32>i] = <u32>data);
@@ -185,6 +191,7 @@ export class HeaderView {
       data += vl + 1;
     }
     this.n = <i32>n;
+    this.lengths = lengths;
     return true;
   }
 
@@ -192,6 +199,7 @@ export class HeaderView {
   clear(): void {
     this.buf = EMPTY;
     this.n = 0;
+    this.lengths = 0;
   }
 
   /** Number of headers (a header sent twice counts twice). */
@@ -201,6 +209,7 @@ export class HeaderView {
   indexOf(key: ArrayBuffer, from: i32 = 0): i32 {
     const kp = changetype<usize>(key);
     const kl = <u32>key.byteLength;
+    if ((this.lengths & (1 << kl)) == 0) return -1; // wasm shifts by kl mod 32, as loadPairs set the bit
     const base = changetype<usize>(this.buf);
     for (let i = from; i < this.n; i++) {
       if (unchecked(this.keyLen[i]) == kl && memory.compare(base + unchecked(this.keyAt[i]), kp, kl) == 0) return i;

@@ -23,14 +23,13 @@ import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { findOnPath } from "../src/binaries";
-import type { Io } from "../src/cli/command";
 import { buildFilter } from "../src/build/build";
-import { main } from "../src/cli/main";
 import { locateEnvoy } from "../src/envoy/locate";
 import { waitFor } from "../src/envoy/wait";
 import { describeRequiring } from "../src/requirements";
 import { locateGatewayApiCrds, startControlPlane, type StartedControlPlane } from "../src/services/controlplane";
 import { locateControlPlaneTools, locateIstioBinary, locateIstioBootstrap } from "../src/services/meshtools";
+import { pwasWith } from "./support/mesh";
 import { HBONE_PORT, hboneRequest, mintSelfSignedCert, mintWorkloadCert, officialEnvoyPatch, startWaypoint, type StartedWaypoint } from "../src/services/waypoint";
 
 function missing(): string | undefined {
@@ -56,23 +55,7 @@ const NS = "shop";
 /** The waypoint Pod's address: only a key istiod finds the Pod by (the proxy listens on 0.0.0.0); 240/4 is reserved and routed nowhere. */
 const WAYPOINT_IP = "240.0.0.8";
 
-async function pwas(cp: StartedControlPlane, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), progress: (l) => err.push(`• ${l}`) };
-  const env = cp.env();
-  const saved = { KUBECONFIG: process.env.KUBECONFIG, KUBECTL: process.env.KUBECTL };
-  Object.assign(process.env, { KUBECONFIG: env.KUBECONFIG, KUBECTL: env.KUBECTL });
-  try {
-    const code = await main(args, io);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const pwas = (cp: StartedControlPlane, ...args: string[]) => pwasWith(cp.env(), ...args);
 
 const gateway = (name: string, listeners: unknown[]) => JSON.stringify({
   apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway",

@@ -54,7 +54,10 @@ class Metrics {
 /** What the x-ratelimit-* headers report: the most restrictive limit met by the request. */
 class LimitInfo {
   set: bool = false;
-  limit: string = "";
+  // The limit as the headers word it: the global mode's text ("n, n;w=s"), or the local bucket's size,
+  // kept as a number and formatted only when a header is written (most requests write none).
+  private limitText: string | null = null;
+  private limitCount: u32 = 0;
   remaining: u64 = 0;
   resetSeconds: u64 = 0;
 
@@ -63,20 +66,36 @@ class LimitInfo {
   offer(limit: string, remaining: u64, resetSeconds: u64): void {
     if (this.set && remaining >= this.remaining) return;
     this.set = true;
-    this.limit = limit;
+    this.limitText = limit;
     this.remaining = remaining;
     this.resetSeconds = resetSeconds;
   }
 
+  /** As offer, for a limit that is a count of requests. */
+  offerCount(limit: u32, remaining: u64, resetSeconds: u64): void {
+    if (this.set && remaining >= this.remaining) return;
+    this.set = true;
+    this.limitText = null;
+    this.limitCount = limit;
+    this.remaining = remaining;
+    this.resetSeconds = resetSeconds;
+  }
+
+  get limit(): string {
+    const text = this.limitText;
+    return text !== null ? text : this.limitCount.toString();
+  }
+
   addTo(headers: Header[], cfg: FilterConfig): void {
     if (!this.set) return;
+    const limit = this.limit;
     if (cfg.xRateLimitHeaders) {
-      headers.push(Header.of("x-ratelimit-limit", this.limit));
+      headers.push(Header.of("x-ratelimit-limit", limit));
       headers.push(Header.of("x-ratelimit-remaining", this.remaining.toString()));
       headers.push(Header.of("x-ratelimit-reset", this.resetSeconds.toString()));
     }
     if (cfg.ietfRateLimitHeaders) {
-      headers.push(Header.of("ratelimit-limit", this.limit));
+      headers.push(Header.of("ratelimit-limit", limit));
       headers.push(Header.of("ratelimit-remaining", this.remaining.toString()));
       headers.push(Header.of("ratelimit-reset", this.resetSeconds.toString()));
     }
@@ -363,7 +382,7 @@ class RateLimitStream extends HttpContext {
 
   /** Records a consume's result; false when it was denied. */
   private account(u: ConsumeUpdater, charged: Charged[], key: string, info: LimitInfo): bool {
-    info.offer(u.limit.toString(), <u64>u.remaining, ceilSeconds(u.untilFillNs));
+    info.offerCount(u.limit, <u64>u.remaining, ceilSeconds(u.untilFillNs));
     if (u.outcome == Outcome.Allowed) {
       charged.push(new Charged(key, u.chargedFingerprint));
       return true;

@@ -99,6 +99,8 @@ describe("CEL", () => {
       `${f} null`, `${f} null`, `${f} null`,
     ]);
     expect(h.get("x-cel-deleted")).toBe(String(WasmResult.NotFound));
+    // A message result is its protobuf bytes: the filter reads the Node's id and cluster back out of them.
+    expect(h.get("x-cel-node")).toBe("0 message id=pwas cluster=pwas");
     const without = request(host, "cel").h;
     expect([without.get("x-cel-1"), without.get("x-cel-6")]).toEqual([`${f} null`, "0 hex:00"]);
   });

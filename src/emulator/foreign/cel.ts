@@ -8,7 +8,7 @@
 
 import { celMap, celUint, isCelError, isCelList, isCelMap, isCelUint, parse, plan, celEnv, type CelInput } from "@bufbuild/cel";
 // @bufbuild/cel's peer dependency: CEL timestamps and durations are its well-known-type messages.
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { isReflectMessage } from "@bufbuild/protobuf/reflect";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { WasmResult } from "../abi";
@@ -16,7 +16,7 @@ import type { Host } from "../host";
 import type { ForeignFunction } from "../host-types";
 import { decodePairs, encodePairs } from "../pairs";
 import { getProperty } from "../properties";
-import { emptyMetadata, METADATA_ATTRIBUTES, metadataRegistry } from "./cel-metadata";
+import { emptyMetadata, METADATA_ATTRIBUTES, metadataRegistry, nodeMessage } from "./cel-metadata";
 
 type Program = ReturnType<typeof plan>;
 type Expr = NonNullable<ReturnType<typeof parse>["expr"]>;
@@ -118,8 +118,8 @@ export const exprEvaluate: ForeignFunction = (args, call) => {
 /**
  * The value bytes as Envoy's serializeValue writes them (the property encoding): timestamps (since the epoch) and
  * durations as int64 nanoseconds; a map as a header map of its serialised keys and values, a list likewise with
- * each element as a key and an empty value (what Envoy 1.40 answers for `{'a': 'b'}` and `['a', 'b']`). Other
- * messages are not serialised (SerializationFailure).
+ * each element as a key and an empty value (what Envoy 1.40 answers for `{'a': 'b'}` and `['a', 'b']`); other
+ * messages (xds.node, metadata) as their protobuf bytes. Anything else is not serialised (SerializationFailure).
  */
 function serialise(v: unknown): Uint8Array | null {
   if (typeof v === "string") return new Uint8Array(Buffer.from(v, "utf8"));
@@ -137,6 +137,7 @@ function serialise(v: unknown): Uint8Array | null {
     const t = v.message as unknown as { seconds: bigint; nanos: number };
     return eight((d) => d.setBigInt64(0, t.seconds * 1_000_000_000n + BigInt(t.nanos), true));
   }
+  if (isReflectMessage(v)) return toBinary(v.desc, v.message);
   const pairs: Array<[Uint8Array, Uint8Array]> = [];
   if (isCelMap(v)) {
     for (const [k, x] of v.entries()) {
@@ -170,11 +171,9 @@ const ATTRIBUTES: Record<string, "string" | "int" | "uint" | "bool" | "map" | "t
   "connection.id": "uint", "connection.mtls": "bool", "connection.requested_server_name": "string",
   "upstream.address": "string", "upstream.port": "int",
   "xds.cluster_name": "string", "xds.route_name": "string", "xds.virtual_host_name": "string",
-  "xds.listener_direction": "int", "xds.filter_chain_name": "string", "xds.node": "map",
+  "xds.listener_direction": "int", "xds.filter_chain_name": "string",
 };
 
-/** Fields of `xds.node` (a Node message in Envoy) read one by one, as proxy_get_property reaches into it. */
-const NODE_FIELDS = ["id", "cluster"];
 
 const seconds = (ns: bigint) => ({ seconds: ns / 1_000_000_000n, nanos: Number(ns % 1_000_000_000n) });
 
@@ -204,12 +203,12 @@ function activation(host: Host, ctx: NonNullable<ReturnType<Host["contexts"]["ge
   }
   if (names.has("xds")) {
     const xds = (out.xds ??= new Map<string, CelInput>()) as Map<string, CelInput>;
-    const node = (xds.get("node") as Map<string, CelInput> | undefined) ?? new Map<string, CelInput>();
-    for (const f of NODE_FIELDS) {
+    // A Node message whose fields are read one by one, as proxy_get_property reaches into it.
+    const field = (f: string) => {
       const r = read(["xds", "node", f]);
-      if (r.result === WasmResult.Ok && r.value) node.set(f, Buffer.from(r.value).toString("utf8"));
-    }
-    if (node.size) xds.set("node", node);
+      return r.result === WasmResult.Ok && r.value ? Buffer.from(r.value).toString("utf8") : "";
+    };
+    xds.set("node", nodeMessage(field("id"), field("cluster")));
   }
   if (ctx.stream) {
     for (const name of METADATA_ATTRIBUTES) {

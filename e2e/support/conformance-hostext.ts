@@ -21,6 +21,9 @@ const rsaPublicPem = rsa.publicKey.export({ type: "spki", format: "pem" });
 const rsaPublicDer = rsa.publicKey.export({ type: "spki", format: "der" });
 const ecPublicPem = ec.publicKey.export({ type: "spki", format: "pem" });
 
+/** 64 KiB that deflate to a short header (a phrase repeated). */
+const LARGE = Buffer.alloc(65_536, "sixty-four kibibytes out of uncompress, ");
+
 export interface HostExtensionScenario {
   name: string;
   scenario: string;
@@ -72,6 +75,8 @@ export const HOST_EXTENSION_SCENARIOS: HostExtensionScenario[] = [
     return { name, scenario: "verify", headers: { "x-hash": v.hash, "x-key-hex": v.keyHex, "x-sig-hex": v.sigHex, "x-text": v.text } };
   }),
   { name: "zlib", scenario: "zlib", headers: { "x-text": "hello hello hello hello", "x-zlib-hex": hex(deflateSync("made by node:zlib")) } },
+  // 64 KiB out of a host call: more than xds.node's protobuf bytes, reported as length and hash.
+  { name: "zlib, a 64 KiB stream", scenario: "zlib", headers: { "x-text": "", "x-zlib-hex": hex(deflateSync(LARGE)) } },
   { name: "zlib, a corrupt stream", scenario: "zlib", headers: { "x-text": "", "x-zlib-hex": "78da0102030405" } },
   ...FILTER_STATE.map(([name, key, value, span]) => ({
     name,

@@ -24,6 +24,7 @@ function request(host: Host, scenario: string, extra: Record<string, string> = {
 }
 
 const hex = (b: Uint8Array | string) => Buffer.from(b).toString("hex");
+const fnv1a = (b: Uint8Array) => b.reduce((h, c) => Math.imul(h ^ c, 0x01000193) >>> 0, 0x811c9dc5);
 const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const TEXT = "signed text";
 
@@ -82,6 +83,10 @@ describe("zlib", () => {
     const host = await start();
     const ok = request(host, "zlib", { "x-text": "hello hello hello", "x-zlib-hex": hex(deflateSync("from node")) }).h;
     expect([ok.get("x-compress-status"), ok.get("x-roundtrip"), ok.get("x-uncompressed")]).toEqual(["0", "same", hex("from node")]);
+    // A result of 64 KiB (more than Envoy's xds.node bytes) comes out whole: the filter reports its length and hash.
+    const big = Buffer.alloc(65_536, "a long result from a host call ");
+    const large = request(host, "zlib", { "x-text": "", "x-zlib-hex": hex(deflateSync(big)) }).h;
+    expect(large.get("x-uncompressed")).toBe(`65536 bytes, fnv1a ${fnv1a(big).toString(16)}`);
     const bad = request(host, "zlib", { "x-text": "x", "x-zlib-hex": "78da0102" }).h;
     expect([bad.get("x-uncompress-status"), bad.get("x-uncompressed")]).toEqual([String(WasmResult.SerializationFailure), "null"]);
   });

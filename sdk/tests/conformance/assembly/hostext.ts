@@ -128,7 +128,7 @@ export function hostExtensionScenario(sc: string): bool {
     requestHeaders.replace("x-roundtrip", back !== null && decodeUtf8(back) == header("x-text") ? "same" : "differs");
     const given = uncompress(hexHeader("x-zlib-hex"));
     requestHeaders.replace("x-uncompress-status", lastForeignFunctionResult.toString());
-    requestHeaders.replace("x-uncompressed", given !== null ? toHex(given) : "null");
+    requestHeaders.replace("x-uncompressed", given !== null ? hexOrDigest(given) : "null");
     return true;
   }
   if (sc == "filter-state") {
@@ -219,6 +219,15 @@ function toHex(b: ArrayBuffer): string {
     store<u8>(q + (i << 1) + 1, load<u8>(d + (c & 15)));
   }
   return String.UTF8.decode(out);
+}
+
+/** Up to 1 KiB, the bytes as hex; beyond, their length and FNV-1a hash, so a header stays far below Envoy's limits. */
+function hexOrDigest(b: ArrayBuffer): string {
+  if (b.byteLength <= 1024) return toHex(b);
+  const p = changetype<usize>(b);
+  let h: u32 = 0x811c9dc5;
+  for (let i = 0; i < b.byteLength; i++) h = (h ^ load<u8>(p + <usize>i)) * 0x01000193;
+  return b.byteLength.toString() + " bytes, fnv1a " + h.toString(16);
 }
 
 /**

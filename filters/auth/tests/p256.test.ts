@@ -75,7 +75,7 @@ beforeAll(async () => {
     });
     // The metered copy runs everything: same code and memory, plus an instruction counter.
     const metered = meter(new Uint8Array(readFileSync(wasmPath)));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(metered.bytes), {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(metered.bytes)), {
       env: { proxy_log: () => { throw new Error("wasm abort"); } },
       wasi_snapshot_preview1: { random_get: () => 0 },
     });

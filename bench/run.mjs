@@ -17,6 +17,22 @@ const commands = { chart: "chart-cli.ts", report: "report-cli.ts", counts: "coun
 const args = process.argv.slice(2);
 const entry = commands[args[0]] ? commands[args.shift()] : "main.ts";
 
+// The measuring run's options (bench/src/main.ts parseArgs); anything else is refused before a long run starts.
+const USAGE = `usage: node bench/run.mjs [--quick] [--all] [--only=a,b] [--out=file] [--keep-others] [--rounds=N] [--alternate-rounds=N]
+       node bench/run.mjs chart [results.json] | report [results.json] | counts [--only=a,b] [--into=f] [--profile]`;
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (entry === "main.ts") {
+  const known = /^--(quick|all|keep-others|only=.+|out=.+|rounds=\d+|alternate-rounds=\d+)$/;
+  const unknown = args.filter((a) => !known.test(a));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown argument${unknown.length > 1 ? "s" : ""} ${unknown.join(" ")}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), "pwas-bench-"));
 try {
   const outfile = join(dir, "bench.cjs");

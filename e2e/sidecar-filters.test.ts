@@ -239,8 +239,12 @@ describeWithSidecar("sidecar: the stock filters, phases, FAIL_RELOAD and a live 
   test("FAIL_CLOSE: after the module traps, requests stay refused (503) for well beyond the time FAIL_RELOAD took to recover", async () => {
     await mesh.cp.kubectlOk(["delete", "wasmplugin", "-n", "shop", "crash"]);
     await mesh.cp.kubectlOk(["apply", "-f", "-"], crashing("crash-closed", "FAIL_CLOSE"));
+    // The plugin deleted above runs the same module, so a served request alone does not say which one
+    // answered: wait until Envoy has the new plugin's ECDS config and no longer the old one's.
+    const closed = await waitFor(async () => ((await ecdsPlugin("shop.crash")) === undefined ? await ecdsPlugin("shop.crash-closed") : undefined),
+      { timeoutMs: 30_000, what: "the FAIL_CLOSE plugin to replace the FAIL_RELOAD one in Envoy's ECDS config" });
+    expect(closed.failure_policy).toBe("FAIL_CLOSED");
     await untilReply(mesh.sidecar, servedByPlugin, { "x-scenario": "headers" }, "the FAIL_CLOSE conformance plugin to serve the headers scenario");
-    expect((await ecdsPlugin("shop.crash-closed"))?.failure_policy).toBe("FAIL_CLOSED");
     expect((await scenario("trap")).status).toBe(503);
     const window = Math.round(Math.max(3 * reloadMs, 3000));
     const reached = mesh.echo.requests;

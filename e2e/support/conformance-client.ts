@@ -4,7 +4,7 @@
  * (transfer-encoding: chunked), each chunk written only once the caller saw Envoy process the previous one.
  */
 import { request } from "node:http";
-import type { ClientResponse } from "./client";
+import { readResponse, type ClientResponse } from "./client";
 
 export interface ConformanceRequest {
   /** Header values are sent byte for byte (each char code below 256 is one byte); an array repeats the header. */
@@ -24,18 +24,7 @@ export function conformanceRequest(url: string, req: ConformanceRequest): Promis
   const method = req.body !== undefined || req.chunks !== undefined ? "POST" : "GET";
   return new Promise((resolve, reject) => {
     const r = request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (c: Buffer) => parts.push(c));
-      res.on("end", () => {
-        const out: Record<string, string> = {};
-        for (let i = 0; i < res.rawHeaders.length; i += 2) {
-          const name = res.rawHeaders[i].toLowerCase();
-          const value = res.rawHeaders[i + 1];
-          out[name] = name in out ? `${out[name]}, ${value}` : value;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(parts) });
-      });
-      res.on("error", reject);
+      readResponse(res).then(resolve, reject);
     });
     r.on("timeout", () => r.destroy(new Error(`${method} ${url}: no response within ${timeoutMs} ms`)));
     r.on("error", reject);

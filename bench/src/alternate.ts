@@ -38,14 +38,15 @@ export interface AlternateSettings {
   cpuSeconds: (pid: number) => number;
 }
 
-function quantile(sorted: number[], q: number): number {
+/** The q-quantile of an ascending list, interpolated between neighbours. */
+export function quantile(sorted: number[], q: number): number {
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-const r3 = (n: number) => Math.round(n * 1000) / 1000;
+export const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
 async function start(c: BenchCase, wasmFile: string | undefined, launcher: string): Promise<StartedEnvoy> {
   return startEnvoy(

@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { cluster, httpListener, startEnvoy, waitFor, type Route, type StartedEnvoy } from "../../src/envoy";
+import { quantile, r3 } from "./alternate";
 import { filtersOf, type BenchCase } from "./cases";
 import { FORTIO, runLoad } from "./load";
 
@@ -122,13 +123,6 @@ async function slice(envoy: StartedEnvoy, c: BenchCase, s: UpstreamSettings): Pr
   return { rps: run.actualQps, coreUse: (cpu1 - cpu0) / wall };
 }
 
-function quantile(sorted: number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-const r3 = (n: number) => Math.round(n * 1000) / 1000;
 const med = (v: number[]) => quantile([...v].sort((p, q) => p - q), 0.5);
 
 /** Alternates the case `a` and its pair `b`, both proxying to `upstream`, and returns the throughput ratio. */
